@@ -1,0 +1,36 @@
+#pragma once
+
+#include "auth/api_keys.hpp"
+#include "config/config.hpp"
+#include "gateway/catalog.hpp"
+#include "gateway/metrics.hpp"
+#include "http/server.hpp"
+#include "observability/log.hpp"
+#include "usage/usage_recorder.hpp"
+
+namespace bro::api {
+
+// The OpenAI-compatible surface under /v1: parse -> authorize -> gateway -> usage -> serialize.
+class OpenAiApi {
+ public:
+  OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog, usage::UsageRecorder& usage,
+            gateway::GatewayMetrics& metrics, observability::Logger& log);
+  void Register(http::Router& router, const config::ServerConfig& server);
+
+ private:
+  http::Task<http::Response> ListModels(http::Exchange& ex);
+  http::Task<http::Response> GetModel(http::Exchange& ex);
+  http::Task<http::Response> ChatCompletions(http::Exchange& ex);
+
+  auth::Authenticator& auth_;
+  gateway::ModelCatalog& catalog_;
+  usage::UsageRecorder& usage_;
+  gateway::GatewayMetrics& metrics_;
+  observability::Logger& log_;
+};
+
+// Resolves the caller or produces the 401 answer. Shared by every authenticated route.
+http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& auth, http::Exchange& ex);
+http::Response Unauthorized(const http::Exchange& ex);
+
+}  // namespace bro::api

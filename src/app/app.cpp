@@ -1,0 +1,260 @@
+#include "app/app.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "api/health_api.hpp"
+#include "api/openai_api.hpp"
+#include "auth/api_keys.hpp"
+#include "common/random.hpp"
+#include "gateway/catalog.hpp"
+#include "gateway/metrics.hpp"
+#include "http/server.hpp"
+#include "observability/metrics.hpp"
+#include "storage/sql/migrations.hpp"
+#include "storage/sql/postgres_database.hpp"
+#include "storage/sql/sqlite_database.hpp"
+#include "usage/usage_recorder.hpp"
+
+namespace bro::app {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+template <class T>
+T RunSync(asio::io_context& ioc, asio::awaitable<T> task) {
+  auto future = asio::co_spawn(ioc, std::move(task), asio::use_future);
+  ioc.restart();
+  ioc.run();
+  return future.get();
+}
+
+std::unique_ptr<storage::Database> OpenDatabase(const config::DatabaseConfig& cfg, asio::any_io_executor ex) {
+  if (cfg.url.starts_with("sqlite://")) {
+    return std::make_unique<storage::SqliteDatabase>(SqlitePath(cfg.url), cfg.max_connections, cfg.timeout);
+  }
+  return std::make_unique<storage::PostgresDatabase>(std::move(ex), cfg.url, cfg.max_connections, cfg.timeout);
+}
+
+// Embedded mode keeps a generated HMAC secret next to the database file.
+std::string ResolveKeySecret(const config::Config& cfg) {
+  if (!cfg.auth.key_secret.empty()) return cfg.auth.key_secret;
+  auto db_path = std::filesystem::path(SqlitePath(cfg.database.url));
+  auto path = (db_path.has_parent_path() ? db_path.parent_path() : std::filesystem::path(".")) / "key_secret";
+  std::ifstream in(path);
+  std::string secret;
+  if (in && std::getline(in, secret) && secret.size() >= 32) return secret;
+  std::filesystem::create_directories(path.parent_path());
+  secret = common::HexEncode(common::SecureRandomBytes(32));
+  const std::string tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << secret << '\n';
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  ::chmod(tmp.c_str(), 0600);
+  std::filesystem::rename(tmp, path);
+  return secret;
+}
+
+storage::Task<void> MigrateTask(storage::Database& db, observability::Logger& log) {
+  auto result = co_await storage::Migrate(db, storage::MigrationsFor(db.Dialect(), storage::EmbeddedMigrations()));
+  log.Info("database schema is current",
+           {{"dialect", std::string(db.Dialect())}, {"applied", result.applied}, {"version", result.current_version}});
+}
+
+}  // namespace
+
+std::string SqlitePath(const std::string& url) { return url.substr(std::string_view("sqlite://").size()); }
+
+App::App(config::Config cfg, observability::Logger& log) : cfg_(std::move(cfg)), log_(log) {}
+
+int App::Migrate() {
+  asio::io_context ioc;
+  auto db = OpenDatabase(cfg_.database, ioc.get_executor());
+  RunSync(ioc, MigrateTask(*db, log_));
+  return 0;
+}
+
+int App::CreateKey(const KeyRequest& request) {
+  auto role = auth::ParseRole(request.role);
+  if (!role) {
+    std::cerr << "bro-ai: --role must be admin, developer or viewer\n";
+    return 2;
+  }
+  if (request.email.empty() || request.email.size() > 320 || request.email.find('@') == std::string::npos) {
+    std::cerr << "bro-ai: --user must be an email address\n";
+    return 2;
+  }
+  asio::io_context ioc;
+  auto db = OpenDatabase(cfg_.database, ioc.get_executor());
+  auth::KeyRepository repo(*db);
+  auth::KeyHasher hasher(ResolveKeySecret(cfg_));
+  auto key = RunSync(ioc, [&]() -> storage::Task<auth::NewKey> {
+    co_await MigrateTask(*db, log_);
+    auto user = co_await repo.UpsertUser(request.email, *role);
+    std::optional<std::chrono::system_clock::time_point> expires;
+    if (request.expires_in) expires = std::chrono::system_clock::now() + *request.expires_in;
+    co_return co_await repo.CreateKey(hasher, user, request.name, *role, request.models, expires);
+  }());
+  log_.Info("api key created", {{"user", request.email}, {"key_prefix", key.prefix}, {"role", request.role}});
+  log_.Flush();
+  std::cout << key.secret << std::endl;
+  return 0;
+}
+
+int App::Serve(const std::string& role) {
+  const int threads = cfg_.server.io_threads > 0 ? cfg_.server.io_threads
+                                                 : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  asio::io_context ioc(threads);
+  auto db = OpenDatabase(cfg_.database, ioc.get_executor());
+  if (cfg_.database.migrate_on_start) RunSync(ioc, MigrateTask(*db, log_));
+
+  common::SystemClock clock;
+  auth::KeyRepository keys(*db);
+  auth::Authenticator authenticator(keys, auth::KeyHasher(ResolveKeySecret(cfg_)), cfg_.auth.key_cache_ttl, clock);
+  if (cfg_.auth.bootstrap_admin && RunSync(ioc, keys.CountUsers()) == 0) {
+    auto key = RunSync(ioc, [&]() -> storage::Task<auth::NewKey> {
+      auto admin = co_await keys.UpsertUser("admin@localhost", auth::Role::kAdmin);
+      co_return co_await keys.CreateKey(authenticator.Hasher(), admin, "bootstrap", auth::Role::kAdmin, {}, std::nullopt);
+    }());
+    log_.Warning("bootstrap admin created; its API key is printed once on stderr",
+                 {{"user", "admin@localhost"}, {"key_prefix", key.prefix}});
+    log_.Flush();
+    std::cerr << "\n  Bootstrap admin API key (shown once, store it now):\n\n    " << key.secret << "\n\n";
+  }
+
+  observability::Registry registry;
+  observability::RegisterProcessMetrics(registry, BRO_VERSION);
+  registry.AddCallbackGauge("bro_db_pool_connections", "Database pool connections by state.", {"state"}, [&db] {
+    auto s = db->Stats();
+    return std::vector<observability::GaugeSample>{{{"in_use"}, static_cast<double>(s.in_use)},
+                                                   {{"idle"}, static_cast<double>(s.idle)},
+                                                   {{"max"}, static_cast<double>(s.max)}};
+  });
+  registry.AddCallbackGauge("bro_log_lines_dropped", "Log lines dropped because the log buffer was full.", {},
+                            [this] { return std::vector<observability::GaugeSample>{{{}, static_cast<double>(log_.Dropped())}}; });
+  http::HttpMetrics http_metrics(registry);
+  gateway::GatewayMetrics gateway_metrics(registry);
+
+  asio::ssl::context ssl(asio::ssl::context::tls_client);
+  ssl.set_default_verify_paths();
+  ssl.set_verify_mode(asio::ssl::verify_peer);
+  gateway::ModelCatalog catalog(cfg_, ioc.get_executor(), ssl);
+  usage::UsageRecorder usage(*db, asio::make_strand(ioc), cfg_.usage, log_, registry);
+
+  std::atomic<bool> draining{false};
+  http::Router api_router;
+  api::HealthApi health(*db, draining);
+  api::OpenAiApi openai(authenticator, catalog, usage, gateway_metrics, log_);
+  health.Register(api_router);
+  if (role != "worker") openai.Register(api_router, cfg_.server);
+
+  http::Router metrics_router;
+  metrics_router.Add({http::Verb::get, "/metrics", "/metrics", [&registry](http::Exchange& ex) -> http::Task<http::Response> {
+                        http::Response res{http::Status::ok, ex.Req().version()};
+                        res.set(http::Field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+                        res.body() = registry.Render();
+                        res.prepare_payload();
+                        co_return res;
+                      }});
+  health.Register(metrics_router);
+
+  http::ServerOptions api_options;
+  api_options.name = "api";
+  api_options.max_header_bytes = cfg_.server.max_header_bytes;
+  api_options.max_body_bytes = cfg_.server.max_body_bytes;
+  api_options.read_timeout = cfg_.server.read_timeout;
+  api_options.idle_timeout = cfg_.server.idle_timeout;
+  api_options.write_timeout = cfg_.server.write_timeout;
+  api_options.max_connections = cfg_.server.max_connections;
+  api_options.access_log = cfg_.logging.access_log;
+  http::ServerOptions metrics_options = api_options;
+  metrics_options.name = "metrics";
+  metrics_options.access_log = false;
+  metrics_options.max_connections = 64;
+
+  http::Server api_server(ioc, api_options, api_router, log_, http_metrics);
+  http::Server metrics_server(ioc, metrics_options, metrics_router, log_, http_metrics);
+  unsigned short api_port = 0, metrics_port = 0;
+  try {
+    api_port = api_server.Listen(cfg_.server.host, static_cast<unsigned short>(cfg_.server.port));
+    if (cfg_.metrics.enabled) {
+      metrics_port = metrics_server.Listen(cfg_.metrics.host, static_cast<unsigned short>(cfg_.metrics.port));
+    }
+  } catch (const std::exception& e) {
+    log_.Error("cannot listen", {{"error", e.what()}});
+    return 1;
+  }
+  api_server.Start();
+  if (cfg_.metrics.enabled) metrics_server.Start();
+  usage.Start();
+  log_.Info("listening", {{"address", cfg_.server.host + ":" + std::to_string(api_port)},
+                          {"metrics_address", cfg_.metrics.enabled ? cfg_.metrics.host + ":" + std::to_string(metrics_port) : ""},
+                          {"role", role},
+                          {"database", std::string(db->Dialect())},
+                          {"threads", threads},
+                          {"version", BRO_VERSION}});
+  std::cerr << "bro-ai " << BRO_VERSION << " listening on http://" << cfg_.server.host << ":" << api_port;
+  if (cfg_.metrics.enabled) std::cerr << " (metrics on :" << metrics_port << "/metrics)";
+  std::cerr << std::endl;
+
+  auto work = asio::make_work_guard(ioc);
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+        log_.Info("shutdown requested: draining", {{"signal", sig}, {"in_flight", api_server.ActiveSessions()},
+                                                   {"grace", common::FormatDuration(cfg_.server.shutdown_grace)}});
+        draining = true;
+        api_server.BeginDrain();
+        const auto deadline = Clock::now() + cfg_.server.shutdown_grace;
+        asio::steady_timer tick(ioc);
+        while (api_server.ActiveSessions() > 0 && Clock::now() < deadline) {
+          tick.expires_after(std::chrono::milliseconds(20));
+          co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        if (auto left = api_server.ActiveSessions(); left > 0) {
+          log_.Warning("grace period over: closing remaining connections", {{"connections", left}});
+        }
+        api_server.CloseAll();
+        co_await usage.Stop();
+        metrics_server.BeginDrain();
+        metrics_server.CloseAll();
+        log_.Info("shutdown complete");
+        work.reset();
+        ioc.stop();
+      },
+      asio::detached);
+
+  ioc.restart();
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+  log_.Flush();
+  return 0;
+}
+
+}  // namespace bro::app

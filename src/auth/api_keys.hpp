@@ -1,0 +1,102 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/time.hpp"
+#include "storage/sql/database.hpp"
+
+namespace bro::auth {
+
+template <class T>
+using Task = storage::Task<T>;
+
+enum class Role { kAdmin, kDeveloper, kViewer };
+std::optional<Role> ParseRole(std::string_view s);
+std::string_view RoleName(Role r);
+
+// Who is calling: resolved from an API key (later also sessions and JWTs).
+struct Principal {
+  std::string user_id;
+  std::string email;
+  Role role = Role::kViewer;
+  std::string key_id;
+  std::string key_prefix;
+  std::vector<std::string> allowed_models;  // empty: all models
+  bool MayUseModel(std::string_view model) const;
+};
+
+struct User {
+  std::string id;
+  std::string email;
+  Role role = Role::kViewer;
+  bool active = true;
+};
+
+struct NewKey {
+  std::string id;
+  std::string secret;  // shown once, never stored
+  std::string prefix;
+};
+
+// Keys look like "sk-bro-" + 43 characters of base64url (256 random bits). Only an
+// HMAC-SHA-256 of the whole key under the server secret is stored; the first
+// characters are kept as a visible prefix so people can tell keys apart.
+class KeyHasher {
+ public:
+  explicit KeyHasher(std::string secret);
+  std::string Hash(std::string_view key) const;
+  static std::string Generate();
+  static std::string PrefixOf(std::string_view key);
+  static bool LooksLikeKey(std::string_view key);
+
+ private:
+  std::string secret_;
+};
+
+// Users and API keys in the database (SQL written once for both dialects).
+class KeyRepository {
+ public:
+  explicit KeyRepository(storage::Database& db) : db_(db) {}
+  Task<std::int64_t> CountUsers();
+  Task<User> UpsertUser(const std::string& email, Role role);
+  Task<NewKey> CreateKey(const KeyHasher& hasher, const User& user, const std::string& name, Role role,
+                         const std::vector<std::string>& allowed_models,
+                         std::optional<std::chrono::system_clock::time_point> expires_at);
+  // The active principal for a key hash, or nullopt (unknown, revoked, expired, user deactivated).
+  Task<std::optional<Principal>> FindActive(const std::string& hash, std::chrono::system_clock::time_point now);
+  Task<void> TouchLastUsed(const std::string& key_id, std::chrono::system_clock::time_point now);
+
+ private:
+  storage::Database& db_;
+};
+
+// Authenticates "Authorization: Bearer <key>" with a short-lived cache so the hot
+// path costs one HMAC and a hash-map lookup; revocation takes effect within
+// `cache_ttl` on every replica.
+class Authenticator {
+ public:
+  Authenticator(KeyRepository& repo, KeyHasher hasher, std::chrono::milliseconds cache_ttl, const common::Clock& clock);
+  // nullopt when the header is missing, malformed, or names no active key.
+  Task<std::optional<Principal>> Authenticate(std::string_view authorization_header);
+  const KeyHasher& Hasher() const { return hasher_; }
+
+ private:
+  struct Entry {
+    std::optional<Principal> principal;
+    std::chrono::system_clock::time_point expires;
+  };
+  KeyRepository& repo_;
+  KeyHasher hasher_;
+  std::chrono::milliseconds ttl_;
+  const common::Clock& clock_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> cache_;
+};
+
+}  // namespace bro::auth

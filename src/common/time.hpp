@@ -1,0 +1,24 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace bro::common {
+
+// Injected wherever expiry or TTL is decided, so tests can move time.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::chrono::system_clock::time_point Now() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point Now() const override { return std::chrono::system_clock::now(); }
+};
+
+// UTC, millisecond precision: 2026-11-25T17:45:55.123Z. Sorts lexicographically.
+std::string FormatIso8601(std::chrono::system_clock::time_point t);
+std::string NowIso8601();
+
+}  // namespace bro::common

@@ -1,0 +1,393 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+extern char** environ;  // NOLINT(readability-identifier-naming): POSIX name
+
+namespace bro::config {
+namespace {
+
+constexpr std::size_t kMaxConfigBytes = 1 << 20;
+constexpr std::size_t kMaxSecretBytes = 4096;
+
+[[noreturn]] void Fail(const std::string& key, const std::string& what) {
+  throw ConfigError(key + ": " + what);
+}
+
+int ParseInt(const std::string& key, const std::string& v, int min, int max) {
+  int out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc{} || ptr != v.data() + v.size()) Fail(key, "expected an integer, got '" + v + "'");
+  if (out < min || out > max) {
+    Fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + v);
+  }
+  return out;
+}
+
+bool ParseBool(const std::string& key, const std::string& v) {
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  Fail(key, "expected true or false, got '" + v + "'");
+}
+
+Duration ParseDur(const std::string& key, const std::string& v, Duration min) {
+  auto d = common::ParseDuration(v);
+  if (!d) Fail(key, "expected a duration such as 500ms, 30s, 5m, got '" + v + "'");
+  if (*d < min) Fail(key, "must be at least " + common::FormatDuration(min));
+  return *d;
+}
+
+std::uint64_t ParseBytes(const std::string& key, const std::string& v, std::uint64_t min) {
+  auto s = common::ParseSize(v);
+  if (!s) Fail(key, "expected a size such as 1048576, 16KiB, 8MiB, got '" + v + "'");
+  if (*s < min) Fail(key, "must be at least " + std::to_string(min) + " bytes");
+  return *s;
+}
+
+template <class Target>
+struct Field {
+  std::string key;
+  std::function<void(Target&, const std::string& full_key, const std::string& value)> set;
+};
+
+template <class Target>
+using Fields = std::vector<Field<Target>>;
+
+#define BRO_INT(S, K, MIN, MAX) \
+  {#K, [](S& c, const std::string& k, const std::string& v) { c.K = ParseInt(k, v, MIN, MAX); }}
+#define BRO_BOOL(S, K) {#K, [](S& c, const std::string& k, const std::string& v) { c.K = ParseBool(k, v); }}
+#define BRO_DUR(S, K, MIN) \
+  {#K, [](S& c, const std::string& k, const std::string& v) { c.K = ParseDur(k, v, MIN); }}
+#define BRO_SIZE(S, K, MIN) \
+  {#K, [](S& c, const std::string& k, const std::string& v) { c.K = ParseBytes(k, v, MIN); }}
+#define BRO_STR(S, K) {#K, [](S& c, const std::string&, const std::string& v) { c.K = v; }}
+
+using std::chrono::milliseconds;
+
+const Fields<ServerConfig>& ServerFields() {
+  static const Fields<ServerConfig> f = {
+      BRO_STR(ServerConfig, host),
+      BRO_INT(ServerConfig, port, 0, 65535),
+      BRO_INT(ServerConfig, io_threads, 0, 256),
+      BRO_INT(ServerConfig, max_connections, 1, 1000000),
+      BRO_SIZE(ServerConfig, max_header_bytes, 1024),
+      BRO_SIZE(ServerConfig, max_body_bytes, 1024),
+      BRO_SIZE(ServerConfig, chat_max_body_bytes, 1024),
+      BRO_DUR(ServerConfig, read_timeout, milliseconds(100)),
+      BRO_DUR(ServerConfig, idle_timeout, milliseconds(100)),
+      BRO_DUR(ServerConfig, write_timeout, milliseconds(100)),
+      BRO_DUR(ServerConfig, shutdown_grace, milliseconds(0)),
+  };
+  return f;
+}
+
+const Fields<DatabaseConfig>& DatabaseFields() {
+  static const Fields<DatabaseConfig> f = {
+      BRO_STR(DatabaseConfig, url),
+      BRO_INT(DatabaseConfig, max_connections, 1, 1000),
+      BRO_DUR(DatabaseConfig, timeout, milliseconds(10)),
+      BRO_BOOL(DatabaseConfig, migrate_on_start),
+  };
+  return f;
+}
+
+const Fields<LoggingConfig>& LoggingFields() {
+  static const Fields<LoggingConfig> f = {
+      {"level",
+       [](LoggingConfig& c, const std::string& k, const std::string& v) {
+         static const std::set<std::string> kLevels = {"debug", "info", "warning", "error"};
+         if (!kLevels.contains(v)) Fail(k, "expected debug, info, warning or error, got '" + v + "'");
+         c.level = v;
+       }},
+      {"format",
+       [](LoggingConfig& c, const std::string& k, const std::string& v) {
+         if (v == "json") {
+           c.format = LogFormat::kJson;
+         } else if (v == "text") {
+           c.format = LogFormat::kText;
+         } else {
+           Fail(k, "expected json or text, got '" + v + "'");
+         }
+       }},
+      BRO_BOOL(LoggingConfig, access_log),
+  };
+  return f;
+}
+
+const Fields<MetricsConfig>& MetricsFields() {
+  static const Fields<MetricsConfig> f = {
+      BRO_BOOL(MetricsConfig, enabled),
+      BRO_STR(MetricsConfig, host),
+      BRO_INT(MetricsConfig, port, 0, 65535),
+  };
+  return f;
+}
+
+const Fields<AuthConfig>& AuthFields() {
+  static const Fields<AuthConfig> f = {
+      BRO_STR(AuthConfig, key_secret_file),
+      BRO_DUR(AuthConfig, key_cache_ttl, milliseconds(0)),
+      BRO_BOOL(AuthConfig, bootstrap_admin),
+  };
+  return f;
+}
+
+const Fields<UsageConfig>& UsageFields() {
+  static const Fields<UsageConfig> f = {
+      BRO_DUR(UsageConfig, flush_interval, milliseconds(10)),
+      BRO_INT(UsageConfig, batch_size, 1, 100000),
+      BRO_INT(UsageConfig, buffer_capacity, 1, 10000000),
+  };
+  return f;
+}
+
+const Fields<ProviderConfig>& ProviderFields() {
+  static const Fields<ProviderConfig> f = {
+      BRO_STR(ProviderConfig, name),
+      {"type",
+       [](ProviderConfig& c, const std::string& k, const std::string& v) {
+         if (v != "echo" && v != "openai") Fail(k, "expected echo or openai, got '" + v + "'");
+         c.type = v;
+       }},
+      BRO_STR(ProviderConfig, base_url),
+      BRO_STR(ProviderConfig, api_key_env),
+      BRO_STR(ProviderConfig, api_key_file),
+      BRO_DUR(ProviderConfig, connect_timeout, milliseconds(10)),
+      BRO_DUR(ProviderConfig, first_token_timeout, milliseconds(10)),
+      BRO_DUR(ProviderConfig, total_timeout, milliseconds(10)),
+      BRO_INT(ProviderConfig, max_idle_connections, 0, 100000),
+      BRO_DUR(ProviderConfig, token_delay, milliseconds(0)),
+      BRO_DUR(ProviderConfig, latency, milliseconds(0)),
+  };
+  return f;
+}
+
+const Fields<ModelConfig>& ModelFields() {
+  static const Fields<ModelConfig> f = {
+      BRO_STR(ModelConfig, name),
+      BRO_STR(ModelConfig, provider),
+      BRO_STR(ModelConfig, upstream_model),
+  };
+  return f;
+}
+
+#undef BRO_INT
+#undef BRO_BOOL
+#undef BRO_DUR
+#undef BRO_SIZE
+#undef BRO_STR
+
+std::string ScalarOf(const YAML::Node& node, const std::string& key) {
+  if (!node.IsScalar()) Fail(key, "expected a scalar value");
+  return node.Scalar();
+}
+
+template <class Target>
+void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Target>& fields, Target& out) {
+  if (!map) return;
+  if (map.IsNull()) return;
+  if (!map.IsMap()) Fail(prefix, "expected a mapping");
+  for (const auto& entry : map) {
+    if (!entry.first.IsScalar()) Fail(prefix, "keys must be strings");
+    const std::string name = entry.first.Scalar();
+    const std::string full = prefix + "." + name;
+    auto it = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.key == name; });
+    if (it == fields.end()) Fail(full, "unknown key");
+    if (entry.second.IsNull()) continue;
+    it->set(out, full, ScalarOf(entry.second, full));
+  }
+}
+
+template <class Target>
+std::vector<Target> ApplyList(const YAML::Node& list, const std::string& prefix, const Fields<Target>& fields) {
+  std::vector<Target> out;
+  if (!list || list.IsNull()) return out;
+  if (!list.IsSequence()) Fail(prefix, "expected a list");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    Target t;
+    ApplyMap(list[i], prefix + "[" + std::to_string(i) + "]", fields, t);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::string EnvName(const std::string& section, const std::string& key) {
+  std::string out = "BRO_" + section + "_" + key;
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+  return out;
+}
+
+template <class Target>
+void ApplyEnv(const Environment& env, const std::string& section, const Fields<Target>& fields, Target& out) {
+  for (const auto& f : fields) {
+    auto name = EnvName(section, f.key);
+    if (auto it = env.find(name); it != env.end()) f.set(out, name + " (" + section + "." + f.key + ")", it->second);
+  }
+}
+
+std::string ReadSecretFile(const std::string& key, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Fail(key, "cannot read secret file '" + path + "'");
+  std::string data;
+  data.resize(kMaxSecretBytes + 1);
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  data.resize(static_cast<std::size_t>(in.gcount()));
+  if (data.size() > kMaxSecretBytes) Fail(key, "secret file '" + path + "' is larger than 4 KiB");
+  while (!data.empty() && std::isspace(static_cast<unsigned char>(data.back()))) data.pop_back();
+  if (data.empty()) Fail(key, "secret file '" + path + "' is empty");
+  return data;
+}
+
+bool IsPostgresUrl(const std::string& url) {
+  return url.starts_with("postgres://") || url.starts_with("postgresql://");
+}
+
+void Validate(Config& c, const Environment& env) {
+  if (!c.database.url.starts_with("sqlite://") && !IsPostgresUrl(c.database.url)) {
+    Fail("database.url", "expected sqlite://PATH or postgres://... , got '" + c.database.url + "'");
+  }
+  if (c.database.url == "sqlite://") Fail("database.url", "missing the SQLite file path");
+
+  if (auto it = env.find("BRO_KEY_SECRET"); it != env.end() && !it->second.empty()) {
+    c.auth.key_secret = it->second;
+  } else if (!c.auth.key_secret_file.empty()) {
+    c.auth.key_secret = ReadSecretFile("auth.key_secret_file", c.auth.key_secret_file);
+  } else if (IsPostgresUrl(c.database.url)) {
+    Fail("auth.key_secret_file", "an API-key secret is required with PostgreSQL (set BRO_KEY_SECRET or auth.key_secret_file)");
+  }
+  if (!c.auth.key_secret.empty() && c.auth.key_secret.size() < 32) {
+    Fail("auth.key_secret_file", "the API-key secret must be at least 32 characters");
+  }
+
+  std::set<std::string> provider_names;
+  for (std::size_t i = 0; i < c.providers.size(); ++i) {
+    auto& p = c.providers[i];
+    const std::string at = "providers[" + std::to_string(i) + "]";
+    if (p.name.empty()) Fail(at + ".name", "required");
+    if (p.type.empty()) Fail(at + ".type", "required");
+    if (!provider_names.insert(p.name).second) Fail(at + ".name", "duplicate provider '" + p.name + "'");
+    if (p.type == "openai") {
+      if (!p.base_url.starts_with("http://") && !p.base_url.starts_with("https://")) {
+        Fail(at + ".base_url", "expected an http:// or https:// URL, got '" + p.base_url + "'");
+      }
+      if (!p.api_key_env.empty()) {
+        auto it = env.find(p.api_key_env);
+        if (it == env.end() || it->second.empty()) {
+          Fail(at + ".api_key_env", "environment variable " + p.api_key_env + " is not set");
+        }
+        p.api_key = it->second;
+      } else if (!p.api_key_file.empty()) {
+        p.api_key = ReadSecretFile(at + ".api_key_file", p.api_key_file);
+      }
+    }
+  }
+  std::set<std::string> model_names;
+  for (std::size_t i = 0; i < c.models.size(); ++i) {
+    auto& m = c.models[i];
+    const std::string at = "models[" + std::to_string(i) + "]";
+    if (m.name.empty()) Fail(at + ".name", "required");
+    if (m.name.size() > 256) Fail(at + ".name", "longer than 256 characters");
+    if (!provider_names.contains(m.provider)) Fail(at + ".provider", "unknown provider '" + m.provider + "'");
+    if (!model_names.insert(m.name).second) Fail(at + ".name", "duplicate model '" + m.name + "'");
+    if (m.upstream_model.empty()) m.upstream_model = m.name;
+  }
+}
+
+}  // namespace
+
+Environment ProcessEnvironment() {
+  Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    auto eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return env;
+}
+
+Config LoadFromString(const std::string& yaml_text, const Environment& env) {
+  if (yaml_text.size() > kMaxConfigBytes) throw ConfigError("config: file larger than 1 MiB");
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(std::string("config: invalid YAML: ") + e.what());
+  }
+  Config c;
+  bool has_catalog = false;
+  if (root && !root.IsNull()) {
+    if (!root.IsMap()) throw ConfigError("config: the top level must be a mapping");
+    static const std::set<std::string> kSections = {"server", "database", "logging", "metrics",
+                                                    "auth",   "usage",    "providers", "models"};
+    for (const auto& entry : root) {
+      const auto name = entry.first.as<std::string>("");
+      if (!kSections.contains(name)) Fail(name, "unknown key");
+      if (name == "providers" || name == "models") has_catalog = true;
+    }
+    try {
+      ApplyMap(root["server"], "server", ServerFields(), c.server);
+      ApplyMap(root["database"], "database", DatabaseFields(), c.database);
+      ApplyMap(root["logging"], "logging", LoggingFields(), c.logging);
+      ApplyMap(root["metrics"], "metrics", MetricsFields(), c.metrics);
+      ApplyMap(root["auth"], "auth", AuthFields(), c.auth);
+      ApplyMap(root["usage"], "usage", UsageFields(), c.usage);
+      c.providers = ApplyList(root["providers"], "providers", ProviderFields());
+      c.models = ApplyList(root["models"], "models", ModelFields());
+    } catch (const YAML::Exception& e) {
+      throw ConfigError(std::string("config: ") + e.what());
+    }
+  }
+  if (!has_catalog) {
+    // No catalog configured: serve the built-in development model.
+    config::ProviderConfig echo;
+    echo.name = "echo";
+    echo.type = "echo";
+    c.providers.push_back(echo);
+    c.models.push_back({"echo", "echo", "echo"});
+  }
+  ApplyEnv(env, "server", ServerFields(), c.server);
+  ApplyEnv(env, "database", DatabaseFields(), c.database);
+  ApplyEnv(env, "logging", LoggingFields(), c.logging);
+  ApplyEnv(env, "metrics", MetricsFields(), c.metrics);
+  ApplyEnv(env, "auth", AuthFields(), c.auth);
+  ApplyEnv(env, "usage", UsageFields(), c.usage);
+  if (auto it = env.find("DATABASE_URL"); it != env.end() && !it->second.empty()) c.database.url = it->second;
+  Validate(c, env);
+  return c;
+}
+
+Config LoadFromFile(const std::string& path, const Environment& env) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("config: cannot open '" + path + "'");
+  std::string text(kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  return LoadFromString(text, env);
+}
+
+std::vector<std::pair<std::string, std::string>> EnvironmentOverrides() {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto add = [&out](const std::string& section, const auto& fields) {
+    for (const auto& f : fields) out.emplace_back(EnvName(section, f.key), section + "." + f.key);
+  };
+  add("server", ServerFields());
+  add("database", DatabaseFields());
+  add("logging", LoggingFields());
+  add("metrics", MetricsFields());
+  add("auth", AuthFields());
+  add("usage", UsageFields());
+  out.emplace_back("DATABASE_URL", "database.url");
+  out.emplace_back("BRO_KEY_SECRET", "auth.key_secret_file (the secret itself)");
+  return out;
+}
+
+}  // namespace bro::config

@@ -1,0 +1,111 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/duration.hpp"
+
+namespace bro::config {
+
+using common::Duration;
+
+struct ServerConfig {
+  std::string host = "0.0.0.0";
+  int port = 8080;
+  int io_threads = 0;  // 0: one per core
+  int max_connections = 10000;
+  std::uint64_t max_header_bytes = 16 * 1024;
+  std::uint64_t max_body_bytes = 1024 * 1024;
+  std::uint64_t chat_max_body_bytes = 8 * 1024 * 1024;
+  Duration read_timeout = std::chrono::seconds(30);
+  Duration idle_timeout = std::chrono::seconds(60);
+  Duration write_timeout = std::chrono::seconds(30);
+  Duration shutdown_grace = std::chrono::seconds(25);
+};
+
+struct DatabaseConfig {
+  std::string url = "sqlite://data/bro.db";
+  int max_connections = 8;
+  Duration timeout = std::chrono::seconds(5);
+  bool migrate_on_start = true;
+};
+
+enum class LogFormat { kJson, kText };
+
+struct LoggingConfig {
+  std::string level = "info";
+  LogFormat format = LogFormat::kJson;
+  bool access_log = true;
+};
+
+struct MetricsConfig {
+  bool enabled = true;
+  std::string host = "0.0.0.0";
+  int port = 9090;
+};
+
+struct AuthConfig {
+  std::string key_secret_file;
+  Duration key_cache_ttl = std::chrono::seconds(5);
+  bool bootstrap_admin = true;
+  std::string key_secret;  // resolved at load: BRO_KEY_SECRET, key_secret_file, or generated (SQLite only)
+};
+
+struct UsageConfig {
+  Duration flush_interval = std::chrono::seconds(1);
+  int batch_size = 500;
+  int buffer_capacity = 50000;
+};
+
+struct ProviderConfig {
+  std::string name;
+  std::string type;  // echo | openai
+  std::string base_url;
+  std::string api_key_env;
+  std::string api_key_file;
+  std::string api_key;  // resolved from api_key_env / api_key_file
+  Duration connect_timeout = std::chrono::seconds(5);
+  Duration first_token_timeout = std::chrono::seconds(60);
+  Duration total_timeout = std::chrono::seconds(600);
+  int max_idle_connections = 64;
+  Duration token_delay = Duration::zero();  // echo only: pause between streamed chunks
+  Duration latency = Duration::zero();      // echo only: pause before the first byte
+};
+
+struct ModelConfig {
+  std::string name;
+  std::string provider;
+  std::string upstream_model;  // defaults to name
+};
+
+struct Config {
+  ServerConfig server;
+  DatabaseConfig database;
+  LoggingConfig logging;
+  MetricsConfig metrics;
+  AuthConfig auth;
+  UsageConfig usage;
+  std::vector<ProviderConfig> providers;
+  std::vector<ModelConfig> models;
+};
+
+// Thrown for any invalid configuration; what() names the offending key. The CLI exits 2.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+using Environment = std::map<std::string, std::string>;
+Environment ProcessEnvironment();
+
+// Parses YAML text, applies environment overrides, resolves secrets, validates.
+Config LoadFromString(const std::string& yaml_text, const Environment& env);
+Config LoadFromFile(const std::string& path, const Environment& env);
+
+// Every environment variable that overrides a scalar key, with the key it overrides (for --help and docs).
+std::vector<std::pair<std::string, std::string>> EnvironmentOverrides();
+
+}  // namespace bro::config

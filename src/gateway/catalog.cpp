@@ -1,0 +1,32 @@
+#include "gateway/catalog.hpp"
+
+#include "gateway/echo_provider.hpp"
+#include "gateway/openai_provider.hpp"
+
+namespace bro::gateway {
+
+ModelCatalog::ModelCatalog(const config::Config& cfg, boost::asio::any_io_executor io_executor,
+                           boost::asio::ssl::context& ssl) {
+  std::unordered_map<std::string, Provider*> by_name;
+  for (const auto& p : cfg.providers) {
+    std::unique_ptr<Provider> provider;
+    if (p.type == "echo") {
+      provider = std::make_unique<EchoProvider>(p);
+    } else {
+      provider = std::make_unique<OpenAiProvider>(p, io_executor, ssl);
+    }
+    by_name[p.name] = provider.get();
+    providers_.push_back(std::move(provider));
+  }
+  for (const auto& m : cfg.models) {
+    index_[m.name] = models_.size();
+    models_.push_back({m.name, by_name.at(m.provider), m.upstream_model});
+  }
+}
+
+const ModelRoute* ModelCatalog::Find(std::string_view name) const {
+  auto it = index_.find(std::string(name));
+  return it == index_.end() ? nullptr : &models_[it->second];
+}
+
+}  // namespace bro::gateway

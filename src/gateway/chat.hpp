@@ -1,0 +1,81 @@
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "http/types.hpp"
+
+namespace bro::gateway {
+
+using http::ApiError;
+using http::Task;
+
+// A validated OpenAI chat completion request. `body` is the client's JSON as sent.
+struct ChatRequest {
+  boost::json::object body;
+  std::string model;
+  bool stream = false;
+  bool include_usage = false;
+};
+
+// Parses and validates a /v1/chat/completions body; errors name the offending field.
+std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body);
+
+struct Usage {
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+};
+
+// Token estimate used where a provider reports none (echo, cancelled streams):
+// about four characters per token, at least one for non-empty text.
+std::int64_t EstimateTokens(std::string_view text);
+std::int64_t EstimatePromptTokens(const boost::json::object& request);
+
+// Where a streaming provider writes Server-Sent Events. Send returns false once
+// the client is gone; the provider must then stop and report what it produced.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  virtual Task<bool> Begin() = 0;
+  virtual Task<bool> Send(std::string_view sse_bytes) = 0;
+  virtual Task<void> End() = 0;
+  // Completes when the client disconnects (never otherwise).
+  virtual Task<void> ClientGone() = 0;
+};
+
+// What a chat call produced. When `streamed` is false, `status`/`body` are the
+// response to send; when true, the stream has already been written to the sink.
+struct ChatOutcome {
+  http::Status status = http::Status::ok;
+  std::string body;
+  bool streamed = false;
+  Usage usage;
+  std::optional<std::chrono::milliseconds> time_to_first_token;
+  std::string error_code;  // empty on success
+  bool client_gone = false;
+  std::string retry_after;  // upstream Retry-After, relayed with 429
+};
+
+struct ChatCall {
+  const ChatRequest& request;
+  std::string upstream_model;
+  std::string trace_id;
+  std::string span_id;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  virtual std::string_view Name() const = 0;
+  virtual std::string_view Type() const = 0;
+  virtual Task<ChatOutcome> Chat(const ChatCall& call, StreamSink& sink) = 0;
+};
+
+ChatOutcome ErrorOutcome(const ApiError& e);
+
+}  // namespace bro::gateway

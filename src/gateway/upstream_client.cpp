@@ -1,0 +1,105 @@
+#include "gateway/upstream_client.hpp"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/url/parse.hpp>
+#include <stdexcept>
+
+namespace bro::gateway {
+
+using asio::as_tuple;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+UpstreamTarget ParseBaseUrl(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) throw std::invalid_argument("invalid URL '" + url + "'");
+  UpstreamTarget t;
+  if (parsed->scheme() == "https") {
+    t.tls = true;
+  } else if (parsed->scheme() != "http") {
+    throw std::invalid_argument("URL scheme must be http or https: '" + url + "'");
+  }
+  t.host = parsed->host();
+  if (t.host.empty()) throw std::invalid_argument("URL has no host: '" + url + "'");
+  if (t.host.front() == '[' && t.host.back() == ']') t.host = t.host.substr(1, t.host.size() - 2);
+  t.port = parsed->has_port() ? std::string(parsed->port()) : (t.tls ? "443" : "80");
+  t.base_path = parsed->encoded_path();
+  while (!t.base_path.empty() && t.base_path.back() == '/') t.base_path.pop_back();
+  return t;
+}
+
+UpstreamPool::UpstreamPool(asio::any_io_executor io_executor, UpstreamTarget target, asio::ssl::context& ssl,
+                           int max_idle, std::chrono::milliseconds connect_timeout)
+    : io_executor_(std::move(io_executor)),
+      target_(std::move(target)), ssl_(ssl), max_idle_(static_cast<std::size_t>(max_idle)),
+      connect_timeout_(connect_timeout) {}
+
+Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::Acquire() {
+  {
+    std::lock_guard lock(mu_);
+    while (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      if (c->Lowest().socket().is_open()) {
+        c->reused = true;
+        co_return c;
+      }
+    }
+  }
+  co_return co_await Connect();
+}
+
+Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect() {
+  auto ex = io_executor_;
+  auto deadline = std::chrono::steady_clock::now() + connect_timeout_;
+  tcp::resolver resolver(ex);
+  auto [rec, endpoints] = co_await resolver.async_resolve(target_.host, target_.port, as_tuple(use_awaitable));
+  if (rec) throw UpstreamConnectError("resolve " + target_.host + ": " + rec.message(), false);
+  if (std::chrono::steady_clock::now() >= deadline) throw UpstreamConnectError("resolve timed out", true);
+
+  auto c = std::make_unique<UpstreamConnection>();
+  if (target_.tls) {
+    c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, ssl_);
+  } else {
+    c->plain = std::make_unique<beast::tcp_stream>(ex);
+  }
+  auto& lowest = c->Lowest();
+  lowest.expires_at(deadline);
+  auto [cec, ep] = co_await lowest.async_connect(endpoints, as_tuple(use_awaitable));
+  if (cec) {
+    throw UpstreamConnectError("connect " + target_.host + ":" + target_.port + ": " + cec.message(),
+                               cec == beast::error::timeout);
+  }
+  boost::system::error_code ignored;
+  lowest.socket().set_option(tcp::no_delay(true), ignored);
+  if (c->tls) {
+    if (!SSL_set_tlsext_host_name(c->tls->native_handle(), target_.host.c_str())) {
+      throw UpstreamConnectError("TLS: cannot set SNI", false);
+    }
+    c->tls->set_verify_mode(asio::ssl::verify_peer);
+    c->tls->set_verify_callback(asio::ssl::host_name_verification(target_.host));
+    auto [hec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
+    if (hec) throw UpstreamConnectError("TLS handshake with " + target_.host + ": " + hec.message(), hec == beast::error::timeout);
+  }
+  lowest.expires_never();
+  co_return c;
+}
+
+void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> c) {
+  c->Lowest().expires_never();
+  std::lock_guard lock(mu_);
+  if (idle_.size() < max_idle_) idle_.push_back(std::move(c));
+}
+
+std::size_t UpstreamPool::Idle() const {
+  std::lock_guard lock(mu_);
+  return idle_.size();
+}
+
+}  // namespace bro::gateway

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "http/types.hpp"
+
+namespace bro::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using http::Task;
+
+// Where an OpenAI-compatible provider lives, parsed from its base URL.
+struct UpstreamTarget {
+  bool tls = false;
+  std::string host;
+  std::string port;
+  std::string base_path;  // e.g. "/v1", without trailing slash
+};
+
+// Throws std::invalid_argument for URLs that are not http(s)://host[:port][/path].
+UpstreamTarget ParseBaseUrl(const std::string& url);
+
+// One keep-alive connection to an upstream, plain or TLS.
+class UpstreamConnection {
+ public:
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  bool reused = false;
+
+  beast::tcp_stream& Lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  template <class F>
+  auto With(F&& f) {
+    return tls ? f(*tls) : f(*plain);
+  }
+};
+
+// A pool of idle keep-alive connections to one upstream. Connections are
+// created on demand (resolve, connect and TLS handshake with certificate and
+// host-name verification, each bounded by connect_timeout) and returned only
+// after a clean, complete exchange.
+class UpstreamPool {
+ public:
+  // `io_executor` is the io_context's executor: pooled connections move between
+  // request coroutines, so they are not tied to any one connection's strand.
+  UpstreamPool(asio::any_io_executor io_executor, UpstreamTarget target, asio::ssl::context& ssl, int max_idle,
+               std::chrono::milliseconds connect_timeout);
+  Task<std::unique_ptr<UpstreamConnection>> Acquire();
+  Task<std::unique_ptr<UpstreamConnection>> Connect();
+  void Release(std::unique_ptr<UpstreamConnection> c);
+  const UpstreamTarget& Target() const { return target_; }
+  std::size_t Idle() const;
+
+ private:
+  asio::any_io_executor io_executor_;
+  UpstreamTarget target_;
+  asio::ssl::context& ssl_;
+  std::size_t max_idle_;
+  std::chrono::milliseconds connect_timeout_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<UpstreamConnection>> idle_;
+};
+
+// Raised when a connection cannot be made (refused, DNS, TLS, timeout).
+class UpstreamConnectError : public std::runtime_error {
+ public:
+  UpstreamConnectError(const std::string& what, bool timeout) : std::runtime_error(what), timeout_(timeout) {}
+  bool Timeout() const { return timeout_; }
+
+ private:
+  bool timeout_;
+};
+
+}  // namespace bro::gateway

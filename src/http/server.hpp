@@ -1,0 +1,146 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "http/types.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
+
+namespace bro::http {
+
+struct ServerOptions {
+  std::string name = "api";  // labels metrics and logs: "api" or "metrics"
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds write_timeout{30'000};
+  int max_connections = 10000;
+  bool access_log = true;
+};
+
+class Session;
+
+// One request/response exchange on a connection. Handlers read the request and
+// either return a Response or take over the connection for a chunked stream.
+class Exchange {
+ public:
+  Exchange(Session& session, Request& request, std::string_view route_name);
+
+  Request& Req() { return request_; }
+  std::string_view Path() const { return path_; }
+  std::string_view Query() const { return query_; }
+  const std::string& TraceId() const { return trace_id_; }
+  const std::string& SpanId() const { return span_id_; }
+  std::string RemoteIp() const;
+
+  // Streaming: send the head with chunked transfer encoding, then chunks.
+  // WriteChunk returns false when the client is gone (the stream must stop).
+  Task<bool> StartStream(Response head);
+  Task<bool> WriteChunk(std::string_view data);
+  Task<void> EndStream();
+  bool Streaming() const { return streaming_; }
+  Status StreamStatus() const { return stream_status_; }
+  std::size_t StreamedBytes() const { return streamed_bytes_; }
+
+  // Completes when the client closes its side of the connection; used to cancel
+  // upstream work for a client that went away. Never completes otherwise.
+  Task<void> WaitClientGone();
+
+  // Extra fields for this request's access-log line (principal, model...).
+  boost::json::object& LogFields() { return log_fields_; }
+
+ private:
+  Session& session_;
+  Request& request_;
+  std::string_view path_;
+  std::string_view query_;
+  std::string trace_id_;
+  std::string span_id_;
+  bool streaming_ = false;
+  Status stream_status_ = Status::ok;
+  std::size_t streamed_bytes_ = 0;
+  boost::json::object log_fields_;
+};
+
+using Handler = std::function<Task<Response>(Exchange&)>;
+
+struct Route {
+  Verb method;
+  std::string path;      // exact path, or a prefix when it ends with "/*"
+  std::string name;      // metric/log label, e.g. "/v1/chat/completions"
+  Handler handler;
+  std::size_t body_limit = 0;  // 0: server default
+};
+
+class Router {
+ public:
+  void Add(Route route);
+  // nullptr when nothing matches; method_mismatch tells 405 from 404.
+  const Route* Find(Verb method, std::string_view path, bool& method_mismatch) const;
+  const std::vector<Route>& Routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+  std::unordered_map<std::string, std::vector<std::size_t>> by_path_;
+  std::vector<std::size_t> prefixes_;
+};
+
+struct HttpMetrics {
+  explicit HttpMetrics(observability::Registry& r);
+  observability::Family<observability::Counter>& requests;
+  observability::Family<observability::Histogram>& duration;
+  observability::Family<observability::Counter>& rejected;  // by reason: max_connections, header_too_large...
+  observability::Family<observability::Gauge>& connections;
+};
+
+class Server {
+ public:
+  Server(asio::io_context& ioc, ServerOptions options, const Router& router, observability::Logger& log,
+         HttpMetrics& metrics);
+  ~Server();
+
+  // Binds and listens; returns the bound port (useful with port 0). Throws on failure.
+  unsigned short Listen(const std::string& host, unsigned short port);
+  void Start();
+  // Stops accepting, closes the listener and idle keep-alive connections; busy
+  // connections finish their current exchange and then close.
+  void BeginDrain();
+  // Closes every remaining connection (after the grace period).
+  void CloseAll();
+  std::size_t ActiveSessions() const;
+  bool Draining() const { return draining_.load(); }
+
+ private:
+  friend class Session;
+  friend class Exchange;
+  Task<void> AcceptLoop();
+  void Register(const std::shared_ptr<Session>& s);
+  void Unregister(Session* s);
+
+  asio::io_context& ioc_;
+  ServerOptions options_;
+  const Router& router_;
+  observability::Logger& log_;
+  HttpMetrics& metrics_;
+  tcp::acceptor acceptor_;
+  std::atomic<bool> draining_{false};
+  std::atomic<int> connections_{0};
+  mutable std::mutex sessions_mu_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+};
+
+}  // namespace bro::http

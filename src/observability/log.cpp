@@ -1,0 +1,158 @@
+#include "observability/log.hpp"
+
+#include <unistd.h>
+
+#include <boost/json/serialize.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace bro::observability {
+namespace {
+
+constexpr std::size_t kMaxBuffered = 8 * 1024 * 1024;
+constexpr std::size_t kEagerFlush = 64 * 1024;
+constexpr auto kFlushEvery = std::chrono::milliseconds(100);
+
+Severity ParseSeverity(const std::string& level) {
+  if (level == "debug") return Severity::kDebug;
+  if (level == "warning") return Severity::kWarning;
+  if (level == "error") return Severity::kError;
+  return Severity::kInfo;
+}
+
+}  // namespace
+
+std::string_view SeverityName(Severity s) {
+  switch (s) {
+    case Severity::kDebug:
+      return "DEBUG";
+    case Severity::kInfo:
+      return "INFO";
+    case Severity::kWarning:
+      return "WARNING";
+    case Severity::kError:
+      return "ERROR";
+  }
+  return "DEFAULT";
+}
+
+std::string NowRfc3339() {
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now - secs).count();
+  std::time_t t = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long>(micros));
+  return buf;
+}
+
+Logger::Logger(const config::LoggingConfig& cfg, int fd, std::string project_id)
+    : min_(ParseSeverity(cfg.level)),
+      format_(cfg.format),
+      access_log_(cfg.access_log),
+      fd_(fd),
+      project_id_(std::move(project_id)),
+      writer_([this] { WriterLoop(); }) {}
+
+Logger::~Logger() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  writer_.join();
+}
+
+std::string Logger::TraceResource(std::string_view trace_id) const {
+  if (project_id_.empty()) return std::string(trace_id);
+  return "projects/" + project_id_ + "/traces/" + std::string(trace_id);
+}
+
+void Logger::Log(Severity s, std::string_view message, boost::json::object fields) {
+  if (!Enabled(s)) return;
+  std::string line;
+  if (format_ == config::LogFormat::kJson) {
+    boost::json::object o;
+    o.reserve(fields.size() + 3);
+    o["severity"] = SeverityName(s);
+    o["time"] = NowRfc3339();
+    o["message"] = message;
+    for (auto& kv : fields) o[kv.key()] = std::move(kv.value());
+    line = boost::json::serialize(o);
+  } else {
+    line = NowRfc3339();
+    line += ' ';
+    line += SeverityName(s);
+    line += ' ';
+    line += message;
+    for (const auto& kv : fields) {
+      line += ' ';
+      line += kv.key();
+      line += '=';
+      line += kv.value().is_string() ? std::string(kv.value().get_string()) : boost::json::serialize(kv.value());
+    }
+  }
+  line += '\n';
+  Append(std::move(line));
+}
+
+void Logger::Append(std::string line) {
+  bool eager = false;
+  {
+    std::lock_guard lock(mu_);
+    if (buffer_.size() + line.size() > kMaxBuffered) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    buffer_ += line;
+    eager = buffer_.size() >= kEagerFlush;
+  }
+  if (eager) cv_.notify_one();
+}
+
+void Logger::WriteAll(const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // stdout closed: nothing sensible to do
+    }
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+void Logger::Flush() {
+  std::string out;
+  {
+    std::lock_guard lock(mu_);
+    out.swap(buffer_);
+  }
+  WriteAll(out);
+}
+
+void Logger::WriterLoop() {
+  std::string out;
+  for (;;) {
+    bool stop = false;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, kFlushEvery, [this] { return stopping_ || buffer_.size() >= kEagerFlush; });
+      out.swap(buffer_);
+      stop = stopping_;
+    }
+    WriteAll(out);
+    out.clear();
+    if (stop) {
+      Flush();
+      return;
+    }
+  }
+}
+
+}  // namespace bro::observability
