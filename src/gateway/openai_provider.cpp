@@ -155,7 +155,12 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
   for (int attempt = 0;; ++attempt) {
     auto& head_parser = parser_slot.emplace();
     try {
-      conn = attempt == 0 ? co_await pool_.Acquire() : co_await pool_.Connect();
+      // (No co_await inside ?: — GCC 12 miscompiles it.)
+      if (attempt == 0) {
+        conn = co_await pool_.Acquire();
+      } else {
+        conn = co_await pool_.Connect();
+      }
     } catch (const UpstreamConnectError& e) {
       co_return ErrorOutcome(e.Timeout() ? UpstreamError(http::Status::gateway_timeout, "upstream_timeout",
                                                          "The upstream provider did not accept a connection in time.")
