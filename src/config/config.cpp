@@ -92,6 +92,7 @@ const Fields<ServerConfig>& ServerFields() {
 const Fields<DatabaseConfig>& DatabaseFields() {
   static const Fields<DatabaseConfig> f = {
       BRO_STR(DatabaseConfig, url),
+      BRO_STR(DatabaseConfig, url_file),
       BRO_INT(DatabaseConfig, max_connections, 1, 1000),
       BRO_DUR(DatabaseConfig, timeout, milliseconds(10)),
       BRO_BOOL(DatabaseConfig, migrate_on_start),
@@ -252,7 +253,8 @@ bool IsPostgresUrl(const std::string& url) {
 
 void Validate(Config& c, const Environment& env) {
   if (!c.database.url.starts_with("sqlite://") && !IsPostgresUrl(c.database.url)) {
-    Fail("database.url", "expected sqlite://PATH or postgres://... , got '" + c.database.url + "'");
+    // Never echo a URL that may carry a password.
+    Fail("database.url", "expected sqlite://PATH or postgres://...");
   }
   if (c.database.url == "sqlite://") Fail("database.url", "missing the SQLite file path");
 
@@ -360,7 +362,11 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   ApplyEnv(env, "metrics", MetricsFields(), c.metrics);
   ApplyEnv(env, "auth", AuthFields(), c.auth);
   ApplyEnv(env, "usage", UsageFields(), c.usage);
-  if (auto it = env.find("DATABASE_URL"); it != env.end() && !it->second.empty()) c.database.url = it->second;
+  if (auto it = env.find("DATABASE_URL"); it != env.end() && !it->second.empty()) {
+    c.database.url = it->second;
+  } else if (!c.database.url_file.empty()) {
+    c.database.url = ReadSecretFile("database.url_file", c.database.url_file);
+  }
   Validate(c, env);
   return c;
 }

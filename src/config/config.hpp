@@ -28,6 +28,7 @@ struct ServerConfig {
 
 struct DatabaseConfig {
   std::string url = "sqlite://data/bro.db";
+  std::string url_file;  // a file holding the URL (e.g. mounted from Secret Manager); DATABASE_URL wins
   int max_connections = 8;
   Duration timeout = std::chrono::seconds(5);
   bool migrate_on_start = true;
