@@ -37,13 +37,15 @@ std::string DefaultConfigPath() {
 
 po::options_description CommonOptions() {
   po::options_description d("Options");
-  d.add_options()("help,h", "show help")("config,c", po::value<std::string>(), "configuration file (YAML)");
+  d.add_options()("help,h", "show help")("config,c", po::value<std::string>(),
+                                         "configuration file (YAML)");
   return d;
 }
 
 bro::config::Config LoadConfig(const po::variables_map& vm) {
   const auto env = bro::config::ProcessEnvironment();
-  const std::string path = vm.count("config") ? vm["config"].as<std::string>() : DefaultConfigPath();
+  const std::string path =
+      vm.count("config") ? vm["config"].as<std::string>() : DefaultConfigPath();
   return path.empty() ? bro::config::LoadFromString("", env) : bro::config::LoadFromFile(path, env);
 }
 
@@ -72,7 +74,9 @@ int Serve(const std::vector<std::string>& args) {
     return 2;
   }
   auto cfg = LoadConfig(vm);
-  bro::observability::Logger log(cfg.logging, STDOUT_FILENO, std::getenv("GOOGLE_CLOUD_PROJECT") ? std::getenv("GOOGLE_CLOUD_PROJECT") : "");
+  bro::observability::Logger log(
+      cfg.logging, STDOUT_FILENO,
+      std::getenv("GOOGLE_CLOUD_PROJECT") ? std::getenv("GOOGLE_CLOUD_PROJECT") : "");
   bro::app::App app(std::move(cfg), log);
   return app.Serve(role);
 }
@@ -81,7 +85,9 @@ int Migrate(const std::vector<std::string>& args) {
   auto desc = CommonOptions();
   auto vm = Parse(args, desc);
   if (vm.count("help")) {
-    std::cout << "Usage: bro-ai migrate [--config FILE]\n\nApplies pending migrations to database.url.\n\n" << desc;
+    std::cout << "Usage: bro-ai migrate [--config FILE]\n\nApplies pending migrations to "
+                 "database.url.\n\n"
+              << desc;
     return 0;
   }
   auto cfg = LoadConfig(vm);
@@ -91,14 +97,17 @@ int Migrate(const std::vector<std::string>& args) {
 
 int CreateKey(const std::vector<std::string>& args) {
   auto desc = CommonOptions();
-  desc.add_options()("user", po::value<std::string>(), "the key owner's email (created if missing)")(
+  desc.add_options()("user", po::value<std::string>(),
+                     "the key owner's email (created if missing)")(
       "role", po::value<std::string>()->default_value("developer"), "admin | developer | viewer")(
       "name", po::value<std::string>()->default_value("cli"), "a label for the key")(
-      "models", po::value<std::vector<std::string>>()->multitoken(), "restrict the key to these models")(
-      "expires-in-hours", po::value<int>(), "expiry, in hours from now");
+      "models", po::value<std::vector<std::string>>()->multitoken(),
+      "restrict the key to these models")("expires-in-hours", po::value<int>(),
+                                          "expiry, in hours from now");
   auto vm = Parse(args, desc);
   if (vm.count("help")) {
-    std::cout << "Usage: bro-ai admin create-key --user EMAIL [--role ROLE] [--name NAME] [--models M...]\n"
+    std::cout << "Usage: bro-ai admin create-key --user EMAIL [--role ROLE] [--name NAME] "
+                 "[--models M...]\n"
                  "                               [--expires-in-hours N] [--config FILE]\n\n"
                  "Prints only the new key on stdout (shown once; stored as a keyed hash).\n\n"
               << desc;
@@ -149,7 +158,8 @@ int main(int argc, char** argv) {
     if (command == "migrate") return Migrate(args);
     if (command == "admin") {
       if (args.empty() || args[0] == "--help") {
-        std::cout << "Usage: bro-ai admin create-key [options]   (bro-ai admin create-key --help)\n";
+        std::cout
+            << "Usage: bro-ai admin create-key [options]   (bro-ai admin create-key --help)\n";
         return args.empty() ? 2 : 0;
       }
       const std::string sub = args[0];

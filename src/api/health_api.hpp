@@ -10,7 +10,8 @@ namespace bro::api {
 // /health: the process is alive. /ready: the database answers and we are not draining.
 class HealthApi {
  public:
-  HealthApi(storage::Database& db, const std::atomic<bool>& draining) : db_(db), draining_(draining) {}
+  HealthApi(storage::Database& db, const std::atomic<bool>& draining)
+      : db_(db), draining_(draining) {}
   void Register(http::Router& router);
 
  private:

@@ -34,43 +34,57 @@ class ExchangeSink : public gateway::StreamSink {
 };
 
 json::object ModelJson(const gateway::ModelRoute& m) {
-  return {{"id", m.name}, {"object", "model"}, {"created", 0}, {"owned_by", std::string(m.provider->Name())}};
+  return {{"id", m.name},
+          {"object", "model"},
+          {"created", 0},
+          {"owned_by", std::string(m.provider->Name())}};
 }
 
 http::Response NotFoundModel(const http::Exchange& ex, std::string_view model) {
-  return http::MakeError({Status::not_found, "invalid_request_error", "model_not_found",
-                          "The model `" + std::string(model) + "` does not exist or you do not have access to it.",
-                          "model"},
-                         const_cast<http::Exchange&>(ex).Req().version());
+  return http::MakeError(
+      {Status::not_found, "invalid_request_error", "model_not_found",
+       "The model `" + std::string(model) + "` does not exist or you do not have access to it.",
+       "model"},
+      const_cast<http::Exchange&>(ex).Req().version());
 }
 
 }  // namespace
 
 http::Response Unauthorized(const http::Exchange& ex) {
-  auto res = http::MakeError({Status::unauthorized, "invalid_request_error", "invalid_api_key",
-                              "Incorrect API key provided. Send 'Authorization: Bearer <key>' with a valid key.", {}},
-                             const_cast<http::Exchange&>(ex).Req().version());
+  auto res = http::MakeError(
+      {Status::unauthorized,
+       "invalid_request_error",
+       "invalid_api_key",
+       "Incorrect API key provided. Send 'Authorization: Bearer <key>' with a valid key.",
+       {}},
+      const_cast<http::Exchange&>(ex).Req().version());
   res.set(http::Field::www_authenticate, "Bearer");
   return res;
 }
 
-http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& auth, http::Exchange& ex) {
+http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& auth,
+                                                        http::Exchange& ex) {
   auto principal = co_await auth.Authenticate(ex.Req()[http::Field::authorization]);
   if (principal) {
-    ex.LogFields()["principal"] = json::object{{"user_id", principal->user_id}, {"key_prefix", principal->key_prefix}};
+    ex.LogFields()["principal"] =
+        json::object{{"user_id", principal->user_id}, {"key_prefix", principal->key_prefix}};
   }
   co_return principal;
 }
 
-OpenAiApi::OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog, usage::UsageRecorder& usage,
-                     gateway::GatewayMetrics& metrics, observability::Logger& log)
+OpenAiApi::OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog,
+                     usage::UsageRecorder& usage, gateway::GatewayMetrics& metrics,
+                     observability::Logger& log)
     : auth_(auth), catalog_(catalog), usage_(usage), metrics_(metrics), log_(log) {}
 
 void OpenAiApi::Register(http::Router& router, const config::ServerConfig& server) {
-  router.Add({http::Verb::get, "/v1/models", "/v1/models", [this](http::Exchange& ex) { return ListModels(ex); }});
-  router.Add({http::Verb::get, "/v1/models/*", "/v1/models/{model}", [this](http::Exchange& ex) { return GetModel(ex); }});
+  router.Add({http::Verb::get, "/v1/models", "/v1/models",
+              [this](http::Exchange& ex) { return ListModels(ex); }});
+  router.Add({http::Verb::get, "/v1/models/*", "/v1/models/{model}",
+              [this](http::Exchange& ex) { return GetModel(ex); }});
   router.Add({http::Verb::post, "/v1/chat/completions", "/v1/chat/completions",
-              [this](http::Exchange& ex) { return ChatCompletions(ex); }, server.chat_max_body_bytes});
+              [this](http::Exchange& ex) { return ChatCompletions(ex); },
+              server.chat_max_body_bytes});
 }
 
 http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex) {
@@ -80,8 +94,9 @@ http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex) {
   for (const auto& m : catalog_.Models()) {
     if (principal->MayUseModel(m.name)) data.push_back(ModelJson(m));
   }
-  co_return http::MakeJson(Status::ok, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}),
-                           ex.Req().version());
+  co_return http::MakeJson(
+      Status::ok, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}),
+      ex.Req().version());
 }
 
 http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex) {
@@ -98,15 +113,20 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
   auto principal = co_await Authenticate(auth_, ex);
   if (!principal) co_return Unauthorized(ex);
   if (principal->role == auth::Role::kViewer) {
-    co_return http::MakeError({Status::forbidden, "invalid_request_error", "insufficient_permissions",
-                               "Your role (viewer) cannot create completions.", {}},
+    co_return http::MakeError({Status::forbidden,
+                               "invalid_request_error",
+                               "insufficient_permissions",
+                               "Your role (viewer) cannot create completions.",
+                               {}},
                               ex.Req().version());
   }
   auto parsed = gateway::ParseChatRequest(ex.Req().body());
-  if (auto* err = std::get_if<ApiError>(&parsed)) co_return http::MakeError(*err, ex.Req().version());
+  if (auto* err = std::get_if<ApiError>(&parsed))
+    co_return http::MakeError(*err, ex.Req().version());
   const auto& request = std::get<gateway::ChatRequest>(parsed);
   const auto* route = catalog_.Find(request.model);
-  if (route == nullptr || !principal->MayUseModel(request.model)) co_return NotFoundModel(ex, request.model);
+  if (route == nullptr || !principal->MayUseModel(request.model))
+    co_return NotFoundModel(ex, request.model);
 
   ExchangeSink sink(ex);
   gateway::ChatCall call{request, route->upstream_model, ex.TraceId(), ex.SpanId()};
@@ -115,16 +135,18 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
 
   const std::string provider(route->provider->Name());
   const int status = outcome.client_gone ? 499 : static_cast<int>(outcome.status);
-  const std::string outcome_label = outcome.client_gone        ? "client_disconnected"
+  const std::string outcome_label = outcome.client_gone           ? "client_disconnected"
                                     : !outcome.error_code.empty() ? "error"
                                                                   : "success";
   metrics_.calls.With({provider, route->name, outcome_label}).Inc();
-  metrics_.upstream_duration.With({provider, route->name}).Observe(std::chrono::duration<double>(elapsed).count());
+  metrics_.upstream_duration.With({provider, route->name})
+      .Observe(std::chrono::duration<double>(elapsed).count());
   if (outcome.time_to_first_token) {
     metrics_.time_to_first_token.With({provider, route->name})
         .Observe(std::chrono::duration<double>(*outcome.time_to_first_token).count());
   }
-  metrics_.tokens.With({provider, route->name, "prompt"}).Inc(static_cast<std::uint64_t>(outcome.usage.prompt_tokens));
+  metrics_.tokens.With({provider, route->name, "prompt"})
+      .Inc(static_cast<std::uint64_t>(outcome.usage.prompt_tokens));
   metrics_.tokens.With({provider, route->name, "completion"})
       .Inc(static_cast<std::uint64_t>(outcome.usage.completion_tokens));
 

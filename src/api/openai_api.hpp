@@ -30,7 +30,8 @@ class OpenAiApi {
 };
 
 // Resolves the caller or produces the 401 answer. Shared by every authenticated route.
-http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& auth, http::Exchange& ex);
+http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& auth,
+                                                        http::Exchange& ex);
 http::Response Unauthorized(const http::Exchange& ex);
 
 }  // namespace bro::api

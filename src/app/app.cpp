@@ -48,18 +48,22 @@ T RunSync(asio::io_context& ioc, asio::awaitable<T> task) {
   return future.get();
 }
 
-std::unique_ptr<storage::Database> OpenDatabase(const config::DatabaseConfig& cfg, asio::any_io_executor ex) {
+std::unique_ptr<storage::Database> OpenDatabase(const config::DatabaseConfig& cfg,
+                                                asio::any_io_executor ex) {
   if (cfg.url.starts_with("sqlite://")) {
-    return std::make_unique<storage::SqliteDatabase>(SqlitePath(cfg.url), cfg.max_connections, cfg.timeout);
+    return std::make_unique<storage::SqliteDatabase>(SqlitePath(cfg.url), cfg.max_connections,
+                                                     cfg.timeout);
   }
-  return std::make_unique<storage::PostgresDatabase>(std::move(ex), cfg.url, cfg.max_connections, cfg.timeout);
+  return std::make_unique<storage::PostgresDatabase>(std::move(ex), cfg.url, cfg.max_connections,
+                                                     cfg.timeout);
 }
 
 // Embedded mode keeps a generated HMAC secret next to the database file.
 std::string ResolveKeySecret(const config::Config& cfg) {
   if (!cfg.auth.key_secret.empty()) return cfg.auth.key_secret;
   auto db_path = std::filesystem::path(SqlitePath(cfg.database.url));
-  auto path = (db_path.has_parent_path() ? db_path.parent_path() : std::filesystem::path(".")) / "key_secret";
+  auto path = (db_path.has_parent_path() ? db_path.parent_path() : std::filesystem::path(".")) /
+              "key_secret";
   std::ifstream in(path);
   std::string secret;
   if (in && std::getline(in, secret) && secret.size() >= 32) return secret;
@@ -77,14 +81,18 @@ std::string ResolveKeySecret(const config::Config& cfg) {
 }
 
 storage::Task<void> MigrateTask(storage::Database& db, observability::Logger& log) {
-  auto result = co_await storage::Migrate(db, storage::MigrationsFor(db.Dialect(), storage::EmbeddedMigrations()));
-  log.Info("database schema is current",
-           {{"dialect", std::string(db.Dialect())}, {"applied", result.applied}, {"version", result.current_version}});
+  auto result = co_await storage::Migrate(
+      db, storage::MigrationsFor(db.Dialect(), storage::EmbeddedMigrations()));
+  log.Info("database schema is current", {{"dialect", std::string(db.Dialect())},
+                                          {"applied", result.applied},
+                                          {"version", result.current_version}});
 }
 
 }  // namespace
 
-std::string SqlitePath(const std::string& url) { return url.substr(std::string_view("sqlite://").size()); }
+std::string SqlitePath(const std::string& url) {
+  return url.substr(std::string_view("sqlite://").size());
+}
 
 App::App(config::Config cfg, observability::Logger& log) : cfg_(std::move(cfg)), log_(log) {}
 
@@ -101,7 +109,8 @@ int App::CreateKey(const KeyRequest& request) {
     std::cerr << "bro-ai: --role must be admin, developer or viewer\n";
     return 2;
   }
-  if (request.email.empty() || request.email.size() > 320 || request.email.find('@') == std::string::npos) {
+  if (request.email.empty() || request.email.size() > 320 ||
+      request.email.find('@') == std::string::npos) {
     std::cerr << "bro-ai: --user must be an email address\n";
     return 2;
   }
@@ -116,43 +125,51 @@ int App::CreateKey(const KeyRequest& request) {
     if (request.expires_in) expires = std::chrono::system_clock::now() + *request.expires_in;
     co_return co_await repo.CreateKey(hasher, user, request.name, *role, request.models, expires);
   }());
-  log_.Info("api key created", {{"user", request.email}, {"key_prefix", key.prefix}, {"role", request.role}});
+  log_.Info("api key created",
+            {{"user", request.email}, {"key_prefix", key.prefix}, {"role", request.role}});
   log_.Flush();
   std::cout << key.secret << std::endl;
   return 0;
 }
 
 int App::Serve(const std::string& role) {
-  const int threads = cfg_.server.io_threads > 0 ? cfg_.server.io_threads
-                                                 : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  const int threads = cfg_.server.io_threads > 0
+                          ? cfg_.server.io_threads
+                          : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   asio::io_context ioc(threads);
   auto db = OpenDatabase(cfg_.database, ioc.get_executor());
   if (cfg_.database.migrate_on_start) RunSync(ioc, MigrateTask(*db, log_));
 
   common::SystemClock clock;
   auth::KeyRepository keys(*db);
-  auth::Authenticator authenticator(keys, auth::KeyHasher(ResolveKeySecret(cfg_)), cfg_.auth.key_cache_ttl, clock);
+  auth::Authenticator authenticator(keys, auth::KeyHasher(ResolveKeySecret(cfg_)),
+                                    cfg_.auth.key_cache_ttl, clock);
   if (cfg_.auth.bootstrap_admin && RunSync(ioc, keys.CountUsers()) == 0) {
     auto key = RunSync(ioc, [&]() -> storage::Task<auth::NewKey> {
       auto admin = co_await keys.UpsertUser("admin@localhost", auth::Role::kAdmin);
-      co_return co_await keys.CreateKey(authenticator.Hasher(), admin, "bootstrap", auth::Role::kAdmin, {}, std::nullopt);
+      co_return co_await keys.CreateKey(authenticator.Hasher(), admin, "bootstrap",
+                                        auth::Role::kAdmin, {}, std::nullopt);
     }());
     log_.Warning("bootstrap admin created; its API key is printed once on stderr",
                  {{"user", "admin@localhost"}, {"key_prefix", key.prefix}});
     log_.Flush();
-    std::cerr << "\n  Bootstrap admin API key (shown once, store it now):\n\n    " << key.secret << "\n\n";
+    std::cerr << "\n  Bootstrap admin API key (shown once, store it now):\n\n    " << key.secret
+              << "\n\n";
   }
 
   observability::Registry registry;
   observability::RegisterProcessMetrics(registry, BRO_VERSION);
-  registry.AddCallbackGauge("bro_db_pool_connections", "Database pool connections by state.", {"state"}, [&db] {
-    auto s = db->Stats();
-    return std::vector<observability::GaugeSample>{{{"in_use"}, static_cast<double>(s.in_use)},
-                                                   {{"idle"}, static_cast<double>(s.idle)},
-                                                   {{"max"}, static_cast<double>(s.max)}};
-  });
-  registry.AddCallbackGauge("bro_log_lines_dropped", "Log lines dropped because the log buffer was full.", {},
-                            [this] { return std::vector<observability::GaugeSample>{{{}, static_cast<double>(log_.Dropped())}}; });
+  registry.AddCallbackGauge(
+      "bro_db_pool_connections", "Database pool connections by state.", {"state"}, [&db] {
+        auto s = db->Stats();
+        return std::vector<observability::GaugeSample>{{{"in_use"}, static_cast<double>(s.in_use)},
+                                                       {{"idle"}, static_cast<double>(s.idle)},
+                                                       {{"max"}, static_cast<double>(s.max)}};
+      });
+  registry.AddCallbackGauge(
+      "bro_log_lines_dropped", "Log lines dropped because the log buffer was full.", {}, [this] {
+        return std::vector<observability::GaugeSample>{{{}, static_cast<double>(log_.Dropped())}};
+      });
   http::HttpMetrics http_metrics(registry);
   gateway::GatewayMetrics gateway_metrics(registry);
 
@@ -170,9 +187,11 @@ int App::Serve(const std::string& role) {
   if (role != "worker") openai.Register(api_router, cfg_.server);
 
   http::Router metrics_router;
-  metrics_router.Add({http::Verb::get, "/metrics", "/metrics", [&registry](http::Exchange& ex) -> http::Task<http::Response> {
+  metrics_router.Add({http::Verb::get, "/metrics", "/metrics",
+                      [&registry](http::Exchange& ex) -> http::Task<http::Response> {
                         http::Response res{http::Status::ok, ex.Req().version()};
-                        res.set(http::Field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+                        res.set(http::Field::content_type,
+                                "text/plain; version=0.0.4; charset=utf-8");
                         res.body() = registry.Render();
                         res.prepare_payload();
                         co_return res;
@@ -199,7 +218,8 @@ int App::Serve(const std::string& role) {
   try {
     api_port = api_server.Listen(cfg_.server.host, static_cast<unsigned short>(cfg_.server.port));
     if (cfg_.metrics.enabled) {
-      metrics_port = metrics_server.Listen(cfg_.metrics.host, static_cast<unsigned short>(cfg_.metrics.port));
+      metrics_port =
+          metrics_server.Listen(cfg_.metrics.host, static_cast<unsigned short>(cfg_.metrics.port));
     }
   } catch (const std::exception& e) {
     log_.Error("cannot listen", {{"error", e.what()}});
@@ -208,13 +228,16 @@ int App::Serve(const std::string& role) {
   api_server.Start();
   if (cfg_.metrics.enabled) metrics_server.Start();
   usage.Start();
-  log_.Info("listening", {{"address", cfg_.server.host + ":" + std::to_string(api_port)},
-                          {"metrics_address", cfg_.metrics.enabled ? cfg_.metrics.host + ":" + std::to_string(metrics_port) : ""},
-                          {"role", role},
-                          {"database", std::string(db->Dialect())},
-                          {"threads", threads},
-                          {"version", BRO_VERSION}});
-  std::cerr << "bro-ai " << BRO_VERSION << " listening on http://" << cfg_.server.host << ":" << api_port;
+  log_.Info("listening",
+            {{"address", cfg_.server.host + ":" + std::to_string(api_port)},
+             {"metrics_address",
+              cfg_.metrics.enabled ? cfg_.metrics.host + ":" + std::to_string(metrics_port) : ""},
+             {"role", role},
+             {"database", std::string(db->Dialect())},
+             {"threads", threads},
+             {"version", BRO_VERSION}});
+  std::cerr << "bro-ai " << BRO_VERSION << " listening on http://" << cfg_.server.host << ":"
+            << api_port;
   if (cfg_.metrics.enabled) std::cerr << " (metrics on :" << metrics_port << "/metrics)";
   std::cerr << std::endl;
 
@@ -225,8 +248,10 @@ int App::Serve(const std::string& role) {
       [&]() -> asio::awaitable<void> {
         auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
         if (ec) co_return;
-        log_.Info("shutdown requested: draining", {{"signal", sig}, {"in_flight", api_server.ActiveSessions()},
-                                                   {"grace", common::FormatDuration(cfg_.server.shutdown_grace)}});
+        log_.Info("shutdown requested: draining",
+                  {{"signal", sig},
+                   {"in_flight", api_server.ActiveSessions()},
+                   {"grace", common::FormatDuration(cfg_.server.shutdown_grace)}});
         draining = true;
         api_server.BeginDrain();
         const auto deadline = Clock::now() + cfg_.server.shutdown_grace;

@@ -18,19 +18,22 @@ constexpr std::size_t kMaxCacheEntries = 100'000;
 constexpr storage::Query kCountUsers{"count_users", "SELECT COUNT(*) FROM users"};
 constexpr storage::Query kUpsertUser{
     "upsert_user",
-    "INSERT INTO users (id, email, role, active, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4) "
+    "INSERT INTO users (id, email, role, active, created_at, updated_at) VALUES ($1, $2, $3, 1, "
+    "$4, $4) "
     "ON CONFLICT (email) DO UPDATE SET updated_at = excluded.updated_at "
     "RETURNING id, email, role, active"};
-constexpr storage::Query kInsertKey{
-    "insert_api_key",
-    "INSERT INTO api_keys (id, user_id, name, prefix, hash, role, allowed_models, created_at, expires_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"};
+constexpr storage::Query kInsertKey{"insert_api_key",
+                                    "INSERT INTO api_keys (id, user_id, name, prefix, hash, role, "
+                                    "allowed_models, created_at, expires_at) "
+                                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"};
 constexpr storage::Query kSelectActiveKey{
     "select_active_api_key",
     "SELECT k.id, k.prefix, k.role, k.allowed_models, u.id, u.email, u.role "
     "FROM api_keys k JOIN users u ON u.id = k.user_id "
-    "WHERE k.hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2) AND u.active = 1"};
-constexpr storage::Query kTouchKey{"touch_api_key", "UPDATE api_keys SET last_used_at = $2 WHERE id = $1"};
+    "WHERE k.hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2) "
+    "AND u.active = 1"};
+constexpr storage::Query kTouchKey{"touch_api_key",
+                                   "UPDATE api_keys SET last_used_at = $2 WHERE id = $1"};
 
 std::vector<std::string> SplitModels(const std::string& csv) {
   std::vector<std::string> out;
@@ -51,7 +54,9 @@ std::string JoinModels(const std::vector<std::string>& models) {
   return out;
 }
 
-Role Lesser(Role a, Role b) { return static_cast<int>(a) > static_cast<int>(b) ? a : b; }
+Role Lesser(Role a, Role b) {
+  return static_cast<int>(a) > static_cast<int>(b) ? a : b;
+}
 
 }  // namespace
 
@@ -75,7 +80,8 @@ std::string_view RoleName(Role r) {
 }
 
 bool Principal::MayUseModel(std::string_view model) const {
-  return allowed_models.empty() || std::find(allowed_models.begin(), allowed_models.end(), model) != allowed_models.end();
+  return allowed_models.empty() ||
+         std::find(allowed_models.begin(), allowed_models.end(), model) != allowed_models.end();
 }
 
 KeyHasher::KeyHasher(std::string secret) : secret_(std::move(secret)) {}
@@ -83,8 +89,8 @@ KeyHasher::KeyHasher(std::string secret) : secret_(std::move(secret)) {}
 std::string KeyHasher::Hash(std::string_view key) const {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()), reinterpret_cast<const unsigned char*>(key.data()),
-       key.size(), out, &len);
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(key.data()), key.size(), out, &len);
   return common::HexEncode(std::string_view(reinterpret_cast<const char*>(out), len));
 }
 
@@ -92,13 +98,17 @@ std::string KeyHasher::Generate() {
   return std::string(kKeyPrefix) + common::Base64Url(common::SecureRandomBytes(kKeyRandomBytes));
 }
 
-std::string KeyHasher::PrefixOf(std::string_view key) { return std::string(key.substr(0, kVisiblePrefix)); }
+std::string KeyHasher::PrefixOf(std::string_view key) {
+  return std::string(key.substr(0, kVisiblePrefix));
+}
 
 bool KeyHasher::LooksLikeKey(std::string_view key) {
   if (!key.starts_with(kKeyPrefix) || key.size() != kKeyPrefix.size() + 43) return false;
-  return std::all_of(key.begin() + static_cast<std::ptrdiff_t>(kKeyPrefix.size()), key.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-  });
+  return std::all_of(key.begin() + static_cast<std::ptrdiff_t>(kKeyPrefix.size()), key.end(),
+                     [](char c) {
+                       return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                              (c >= '0' && c <= '9') || c == '-' || c == '_';
+                     });
 }
 
 Task<std::int64_t> KeyRepository::CountUsers() {
@@ -107,15 +117,17 @@ Task<std::int64_t> KeyRepository::CountUsers() {
 }
 
 Task<User> KeyRepository::UpsertUser(const std::string& email, Role role) {
-  storage::Params params{common::RandomHex(16), email, std::string(RoleName(role)), common::NowIso8601()};
+  storage::Params params{common::RandomHex(16), email, std::string(RoleName(role)),
+                         common::NowIso8601()};
   auto rows = co_await db_.Execute(kUpsertUser, std::move(params));
   const auto& r = rows.rows.at(0);
   co_return User{r.Text(0), r.Text(1), ParseRole(r.Text(2)).value_or(Role::kViewer), r.Int(3) != 0};
 }
 
-Task<NewKey> KeyRepository::CreateKey(const KeyHasher& hasher, const User& user, const std::string& name, Role role,
-                                      const std::vector<std::string>& allowed_models,
-                                      std::optional<std::chrono::system_clock::time_point> expires_at) {
+Task<NewKey> KeyRepository::CreateKey(
+    const KeyHasher& hasher, const User& user, const std::string& name, Role role,
+    const std::vector<std::string>& allowed_models,
+    std::optional<std::chrono::system_clock::time_point> expires_at) {
   NewKey k;
   k.id = common::RandomHex(16);
   k.secret = KeyHasher::Generate();
@@ -135,8 +147,8 @@ Task<NewKey> KeyRepository::CreateKey(const KeyHasher& hasher, const User& user,
   co_return k;
 }
 
-Task<std::optional<Principal>> KeyRepository::FindActive(const std::string& hash,
-                                                         std::chrono::system_clock::time_point now) {
+Task<std::optional<Principal>> KeyRepository::FindActive(
+    const std::string& hash, std::chrono::system_clock::time_point now) {
   storage::Params params{hash, common::FormatIso8601(now)};
   auto rows = co_await db_.Execute(kSelectActiveKey, std::move(params));
   if (rows.Empty()) co_return std::nullopt;
@@ -153,20 +165,23 @@ Task<std::optional<Principal>> KeyRepository::FindActive(const std::string& hash
   co_return p;
 }
 
-Task<void> KeyRepository::TouchLastUsed(const std::string& key_id, std::chrono::system_clock::time_point now) {
+Task<void> KeyRepository::TouchLastUsed(const std::string& key_id,
+                                        std::chrono::system_clock::time_point now) {
   storage::Params params{key_id, common::FormatIso8601(now)};
   co_await db_.Execute(kTouchKey, std::move(params));
 }
 
-Authenticator::Authenticator(KeyRepository& repo, KeyHasher hasher, std::chrono::milliseconds cache_ttl,
-                             const common::Clock& clock)
+Authenticator::Authenticator(KeyRepository& repo, KeyHasher hasher,
+                             std::chrono::milliseconds cache_ttl, const common::Clock& clock)
     : repo_(repo), hasher_(std::move(hasher)), ttl_(cache_ttl), clock_(clock) {}
 
 Task<std::optional<Principal>> Authenticator::Authenticate(std::string_view header) {
   constexpr std::string_view kBearer = "Bearer ";
   if (header.size() > 512 || header.size() <= kBearer.size()) co_return std::nullopt;
-  if (!std::equal(kBearer.begin(), kBearer.end(), header.begin(),
-                  [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); })) {
+  if (!std::equal(kBearer.begin(), kBearer.end(), header.begin(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) ==
+               std::tolower(static_cast<unsigned char>(b));
+      })) {
     co_return std::nullopt;
   }
   auto key = header.substr(kBearer.size());
@@ -182,7 +197,8 @@ Task<std::optional<Principal>> Authenticator::Authenticate(std::string_view head
     }
   }
   auto principal = co_await repo_.FindActive(hash, now);
-  if (!principal) co_return std::nullopt;  // unknown keys are not cached: guessing cannot fill memory
+  if (!principal)
+    co_return std::nullopt;  // unknown keys are not cached: guessing cannot fill memory
   co_await repo_.TouchLastUsed(principal->key_id, now);
   if (ttl_.count() > 0) {
     std::lock_guard lock(mu_);

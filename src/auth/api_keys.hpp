@@ -65,11 +65,12 @@ class KeyRepository {
   explicit KeyRepository(storage::Database& db) : db_(db) {}
   Task<std::int64_t> CountUsers();
   Task<User> UpsertUser(const std::string& email, Role role);
-  Task<NewKey> CreateKey(const KeyHasher& hasher, const User& user, const std::string& name, Role role,
-                         const std::vector<std::string>& allowed_models,
+  Task<NewKey> CreateKey(const KeyHasher& hasher, const User& user, const std::string& name,
+                         Role role, const std::vector<std::string>& allowed_models,
                          std::optional<std::chrono::system_clock::time_point> expires_at);
   // The active principal for a key hash, or nullopt (unknown, revoked, expired, user deactivated).
-  Task<std::optional<Principal>> FindActive(const std::string& hash, std::chrono::system_clock::time_point now);
+  Task<std::optional<Principal>> FindActive(const std::string& hash,
+                                            std::chrono::system_clock::time_point now);
   Task<void> TouchLastUsed(const std::string& key_id, std::chrono::system_clock::time_point now);
 
  private:
@@ -81,7 +82,8 @@ class KeyRepository {
 // `cache_ttl` on every replica.
 class Authenticator {
  public:
-  Authenticator(KeyRepository& repo, KeyHasher hasher, std::chrono::milliseconds cache_ttl, const common::Clock& clock);
+  Authenticator(KeyRepository& repo, KeyHasher hasher, std::chrono::milliseconds cache_ttl,
+                const common::Clock& clock);
   // nullopt when the header is missing, malformed, or names no active key.
   Task<std::optional<Principal>> Authenticate(std::string_view authorization_header);
   const KeyHasher& Hasher() const { return hasher_; }

@@ -40,17 +40,21 @@ std::string RandomHex(std::size_t n) {
   auto& e = Engine();
   for (std::size_t i = 0; i < n; i += 8) {
     auto v = e();
-    for (std::size_t j = 0; j < 8 && i + j < n; ++j) raw[i + j] = static_cast<char>((v >> (j * 8)) & 0xFF);
+    for (std::size_t j = 0; j < 8 && i + j < n; ++j)
+      raw[i + j] = static_cast<char>((v >> (j * 8)) & 0xFF);
   }
   return HexEncode(raw);
 }
 
-double RandomUnit() { return std::uniform_real_distribution<double>(0.0, 1.0)(Engine()); }
+double RandomUnit() {
+  return std::uniform_real_distribution<double>(0.0, 1.0)(Engine());
+}
 
 std::string Base64Url(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
   out.resize(static_cast<std::size_t>(n));
   while (!out.empty() && out.back() == '=') out.pop_back();
   for (auto& c : out) {

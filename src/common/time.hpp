@@ -14,7 +14,9 @@ class Clock {
 
 class SystemClock final : public Clock {
  public:
-  std::chrono::system_clock::time_point Now() const override { return std::chrono::system_clock::now(); }
+  std::chrono::system_clock::time_point Now() const override {
+    return std::chrono::system_clock::now();
+  }
 };
 
 // UTC, millisecond precision: 2026-11-25T17:45:55.123Z. Sorts lexicographically.

@@ -25,9 +25,11 @@ constexpr std::size_t kMaxSecretBytes = 4096;
 int ParseInt(const std::string& key, const std::string& v, int min, int max) {
   int out = 0;
   auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc{} || ptr != v.data() + v.size()) Fail(key, "expected an integer, got '" + v + "'");
+  if (ec != std::errc{} || ptr != v.data() + v.size())
+    Fail(key, "expected an integer, got '" + v + "'");
   if (out < min || out > max) {
-    Fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + v);
+    Fail(key,
+         "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + v);
   }
   return out;
 }
@@ -61,14 +63,26 @@ struct Field {
 template <class Target>
 using Fields = std::vector<Field<Target>>;
 
-#define BRO_INT(S, K, MIN, MAX) \
-  {#K, [](S& c, const std::string& k, const std::string& v) { c.K = ParseInt(k, v, MIN, MAX); }}
-#define BRO_BOOL(S, K) {#K, [](S& c, const std::string& k, const std::string& v) { c.K = ParseBool(k, v); }}
-#define BRO_DUR(S, K, MIN) \
-  {#K, [](S& c, const std::string& k, const std::string& v) { c.K = ParseDur(k, v, MIN); }}
-#define BRO_SIZE(S, K, MIN) \
-  {#K, [](S& c, const std::string& k, const std::string& v) { c.K = ParseBytes(k, v, MIN); }}
-#define BRO_STR(S, K) {#K, [](S& c, const std::string&, const std::string& v) { c.K = v; }}
+#define BRO_INT(S, K, MIN, MAX)                                                                   \
+  {                                                                                               \
+#K, [](S & c, const std::string& k, const std::string& v) { c.K = ParseInt(k, v, MIN, MAX); } \
+  }
+#define BRO_BOOL(S, K)                                                                   \
+  {                                                                                      \
+#K, [](S & c, const std::string& k, const std::string& v) { c.K = ParseBool(k, v); } \
+  }
+#define BRO_DUR(S, K, MIN)                                                                   \
+  {                                                                                          \
+#K, [](S & c, const std::string& k, const std::string& v) { c.K = ParseDur(k, v, MIN); } \
+  }
+#define BRO_SIZE(S, K, MIN)                                                                    \
+  {                                                                                            \
+#K, [](S & c, const std::string& k, const std::string& v) { c.K = ParseBytes(k, v, MIN); } \
+  }
+#define BRO_STR(S, K)                                                    \
+  {                                                                      \
+#K, [](S & c, const std::string&, const std::string& v) { c.K = v; } \
+  }
 
 using std::chrono::milliseconds;
 
@@ -105,7 +119,8 @@ const Fields<LoggingConfig>& LoggingFields() {
       {"level",
        [](LoggingConfig& c, const std::string& k, const std::string& v) {
          static const std::set<std::string> kLevels = {"debug", "info", "warning", "error"};
-         if (!kLevels.contains(v)) Fail(k, "expected debug, info, warning or error, got '" + v + "'");
+         if (!kLevels.contains(v))
+           Fail(k, "expected debug, info, warning or error, got '" + v + "'");
          c.level = v;
        }},
       {"format",
@@ -192,7 +207,8 @@ std::string ScalarOf(const YAML::Node& node, const std::string& key) {
 }
 
 template <class Target>
-void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Target>& fields, Target& out) {
+void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Target>& fields,
+              Target& out) {
   if (!map) return;
   if (map.IsNull()) return;
   if (!map.IsMap()) Fail(prefix, "expected a mapping");
@@ -200,7 +216,8 @@ void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Tar
     if (!entry.first.IsScalar()) Fail(prefix, "keys must be strings");
     const std::string name = entry.first.Scalar();
     const std::string full = prefix + "." + name;
-    auto it = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.key == name; });
+    auto it =
+        std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.key == name; });
     if (it == fields.end()) Fail(full, "unknown key");
     if (entry.second.IsNull()) continue;
     it->set(out, full, ScalarOf(entry.second, full));
@@ -208,7 +225,8 @@ void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Tar
 }
 
 template <class Target>
-std::vector<Target> ApplyList(const YAML::Node& list, const std::string& prefix, const Fields<Target>& fields) {
+std::vector<Target> ApplyList(const YAML::Node& list, const std::string& prefix,
+                              const Fields<Target>& fields) {
   std::vector<Target> out;
   if (!list || list.IsNull()) return out;
   if (!list.IsSequence()) Fail(prefix, "expected a list");
@@ -222,15 +240,18 @@ std::vector<Target> ApplyList(const YAML::Node& list, const std::string& prefix,
 
 std::string EnvName(const std::string& section, const std::string& key) {
   std::string out = "BRO_" + section + "_" + key;
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
   return out;
 }
 
 template <class Target>
-void ApplyEnv(const Environment& env, const std::string& section, const Fields<Target>& fields, Target& out) {
+void ApplyEnv(const Environment& env, const std::string& section, const Fields<Target>& fields,
+              Target& out) {
   for (const auto& f : fields) {
     auto name = EnvName(section, f.key);
-    if (auto it = env.find(name); it != env.end()) f.set(out, name + " (" + section + "." + f.key + ")", it->second);
+    if (auto it = env.find(name); it != env.end())
+      f.set(out, name + " (" + section + "." + f.key + ")", it->second);
   }
 }
 
@@ -263,7 +284,9 @@ void Validate(Config& c, const Environment& env) {
   } else if (!c.auth.key_secret_file.empty()) {
     c.auth.key_secret = ReadSecretFile("auth.key_secret_file", c.auth.key_secret_file);
   } else if (IsPostgresUrl(c.database.url)) {
-    Fail("auth.key_secret_file", "an API-key secret is required with PostgreSQL (set BRO_KEY_SECRET or auth.key_secret_file)");
+    Fail("auth.key_secret_file",
+         "an API-key secret is required with PostgreSQL (set BRO_KEY_SECRET or "
+         "auth.key_secret_file)");
   }
   if (!c.auth.key_secret.empty() && c.auth.key_secret.size() < 32) {
     Fail("auth.key_secret_file", "the API-key secret must be at least 32 characters");
@@ -275,7 +298,8 @@ void Validate(Config& c, const Environment& env) {
     const std::string at = "providers[" + std::to_string(i) + "]";
     if (p.name.empty()) Fail(at + ".name", "required");
     if (p.type.empty()) Fail(at + ".type", "required");
-    if (!provider_names.insert(p.name).second) Fail(at + ".name", "duplicate provider '" + p.name + "'");
+    if (!provider_names.insert(p.name).second)
+      Fail(at + ".name", "duplicate provider '" + p.name + "'");
     if (p.type == "openai") {
       if (!p.base_url.starts_with("http://") && !p.base_url.starts_with("https://")) {
         Fail(at + ".base_url", "expected an http:// or https:// URL, got '" + p.base_url + "'");
@@ -297,7 +321,8 @@ void Validate(Config& c, const Environment& env) {
     const std::string at = "models[" + std::to_string(i) + "]";
     if (m.name.empty()) Fail(at + ".name", "required");
     if (m.name.size() > 256) Fail(at + ".name", "longer than 256 characters");
-    if (!provider_names.contains(m.provider)) Fail(at + ".provider", "unknown provider '" + m.provider + "'");
+    if (!provider_names.contains(m.provider))
+      Fail(at + ".provider", "unknown provider '" + m.provider + "'");
     if (!model_names.insert(m.name).second) Fail(at + ".name", "duplicate model '" + m.name + "'");
     if (m.upstream_model.empty()) m.upstream_model = m.name;
   }
@@ -328,7 +353,7 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   bool has_catalog = false;
   if (root && !root.IsNull()) {
     if (!root.IsMap()) throw ConfigError("config: the top level must be a mapping");
-    static const std::set<std::string> kSections = {"server", "database", "logging", "metrics",
+    static const std::set<std::string> kSections = {"server", "database", "logging",   "metrics",
                                                     "auth",   "usage",    "providers", "models"};
     for (const auto& entry : root) {
       const auto name = entry.first.as<std::string>("");

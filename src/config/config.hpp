@@ -28,7 +28,8 @@ struct ServerConfig {
 
 struct DatabaseConfig {
   std::string url = "sqlite://data/bro.db";
-  std::string url_file;  // a file holding the URL (e.g. mounted from Secret Manager); DATABASE_URL wins
+  std::string
+      url_file;  // a file holding the URL (e.g. mounted from Secret Manager); DATABASE_URL wins
   int max_connections = 8;
   Duration timeout = std::chrono::seconds(5);
   bool migrate_on_start = true;
@@ -52,7 +53,8 @@ struct AuthConfig {
   std::string key_secret_file;
   Duration key_cache_ttl = std::chrono::seconds(5);
   bool bootstrap_admin = true;
-  std::string key_secret;  // resolved at load: BRO_KEY_SECRET, key_secret_file, or generated (SQLite only)
+  std::string
+      key_secret;  // resolved at load: BRO_KEY_SECRET, key_secret_file, or generated (SQLite only)
 };
 
 struct UsageConfig {
@@ -106,7 +108,8 @@ Environment ProcessEnvironment();
 Config LoadFromString(const std::string& yaml_text, const Environment& env);
 Config LoadFromFile(const std::string& path, const Environment& env);
 
-// Every environment variable that overrides a scalar key, with the key it overrides (for --help and docs).
+// Every environment variable that overrides a scalar key, with the key it overrides (for --help and
+// docs).
 std::vector<std::pair<std::string, std::string>> EnvironmentOverrides();
 
 }  // namespace bro::config

@@ -10,30 +10,34 @@ namespace {
 namespace json = boost::json;
 
 ApiError Invalid(std::string message, std::string param = {}, std::string code = {}) {
-  return ApiError{http::Status::bad_request, "invalid_request_error", std::move(code), std::move(message),
-                  std::move(param)};
+  return ApiError{http::Status::bad_request, "invalid_request_error", std::move(code),
+                  std::move(message), std::move(param)};
 }
 
 std::optional<ApiError> CheckContent(const json::value& content, const std::string& at) {
   if (content.is_null() || content.is_string()) return std::nullopt;
-  if (!content.is_array()) return Invalid("'content' must be a string, an array of content parts, or null.", at);
+  if (!content.is_array())
+    return Invalid("'content' must be a string, an array of content parts, or null.", at);
   for (std::size_t i = 0; i < content.as_array().size(); ++i) {
     const auto& part = content.as_array()[i];
     const std::string pat = at + "[" + std::to_string(i) + "]";
     if (!part.is_object()) return Invalid("Each content part must be an object.", pat);
     const auto* type = part.as_object().if_contains("type");
-    if (type == nullptr || !type->is_string()) return Invalid("Each content part needs a string 'type'.", pat + ".type");
+    if (type == nullptr || !type->is_string())
+      return Invalid("Each content part needs a string 'type'.", pat + ".type");
   }
   return std::nullopt;
 }
 
-std::optional<ApiError> CheckNumber(const json::object& o, const char* key, double min, double max) {
+std::optional<ApiError> CheckNumber(const json::object& o, const char* key, double min,
+                                    double max) {
   const auto* v = o.if_contains(key);
   if (v == nullptr || v->is_null()) return std::nullopt;
   if (!v->is_number()) return Invalid(std::string("'") + key + "' must be a number.", key);
   double d = v->to_number<double>();
   if (d < min || d > max) {
-    return Invalid(std::string("'") + key + "' must be between " + json::serialize(json::value(min)) + " and " +
+    return Invalid(std::string("'") + key + "' must be between " +
+                       json::serialize(json::value(min)) + " and " +
                        json::serialize(json::value(max)) + ".",
                    key);
   }
@@ -72,7 +76,8 @@ std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body) {
   opts.max_depth = 64;
   v = json::parse(body, ec, {}, opts);
   if (ec) {
-    return Invalid("We could not parse the JSON body of your request. (" + ec.message() + ")", {}, "invalid_json");
+    return Invalid("We could not parse the JSON body of your request. (" + ec.message() + ")", {},
+                   "invalid_json");
   }
   if (!v.is_object()) return Invalid("The request body must be a JSON object.", {}, "invalid_json");
   ChatRequest req;
@@ -81,21 +86,26 @@ std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body) {
 
   const auto* model = o.if_contains("model");
   if (model == nullptr) return Invalid("You must provide a model parameter.", "model");
-  if (!model->is_string() || model->as_string().empty()) return Invalid("'model' must be a non-empty string.", "model");
-  if (model->as_string().size() > 256) return Invalid("'model' is longer than 256 characters.", "model");
+  if (!model->is_string() || model->as_string().empty())
+    return Invalid("'model' must be a non-empty string.", "model");
+  if (model->as_string().size() > 256)
+    return Invalid("'model' is longer than 256 characters.", "model");
   req.model = std::string(model->as_string());
 
   const auto* messages = o.if_contains("messages");
   if (messages == nullptr) return Invalid("Missing required parameter: 'messages'.", "messages");
   if (!messages->is_array()) return Invalid("'messages' must be an array.", "messages");
-  if (messages->as_array().empty()) return Invalid("'messages' must contain at least one message.", "messages");
-  static const std::set<std::string_view> kRoles = {"system", "developer", "user", "assistant", "tool", "function"};
+  if (messages->as_array().empty())
+    return Invalid("'messages' must contain at least one message.", "messages");
+  static const std::set<std::string_view> kRoles = {"system",    "developer", "user",
+                                                    "assistant", "tool",      "function"};
   for (std::size_t i = 0; i < messages->as_array().size(); ++i) {
     const auto& m = messages->as_array()[i];
     const std::string at = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) return Invalid("Each message must be an object.", at);
     const auto* role = m.as_object().if_contains("role");
-    if (role == nullptr || !role->is_string()) return Invalid("Each message needs a string 'role'.", at + ".role");
+    if (role == nullptr || !role->is_string())
+      return Invalid("Each message needs a string 'role'.", at + ".role");
     if (!kRoles.contains(std::string_view(role->as_string()))) {
       return Invalid("Invalid role '" + std::string(role->as_string()) + "'.", at + ".role");
     }
@@ -114,9 +124,11 @@ std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body) {
   }
   if (const auto* so = o.if_contains("stream_options"); so != nullptr && !so->is_null()) {
     if (!so->is_object()) return Invalid("'stream_options' must be an object.", "stream_options");
-    if (!req.stream) return Invalid("'stream_options' is only allowed when 'stream' is true.", "stream_options");
+    if (!req.stream)
+      return Invalid("'stream_options' is only allowed when 'stream' is true.", "stream_options");
     if (const auto* iu = so->as_object().if_contains("include_usage"); iu != nullptr) {
-      if (!iu->is_bool()) return Invalid("'include_usage' must be a boolean.", "stream_options.include_usage");
+      if (!iu->is_bool())
+        return Invalid("'include_usage' must be a boolean.", "stream_options.include_usage");
       req.include_usage = iu->as_bool();
     }
   }
@@ -134,7 +146,8 @@ std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body) {
       const std::string at = "tools[" + std::to_string(i) + "]";
       if (!tool.is_object()) return Invalid("Each tool must be an object.", at);
       const auto* fn = tool.as_object().if_contains("function");
-      if (fn == nullptr || !fn->is_object()) return Invalid("Each tool needs a 'function' object.", at + ".function");
+      if (fn == nullptr || !fn->is_object())
+        return Invalid("Each tool needs a 'function' object.", at + ".function");
       const auto* name = fn->as_object().if_contains("name");
       if (name == nullptr || !name->is_string() || name->as_string().empty()) {
         return Invalid("Each function needs a non-empty string 'name'.", at + ".function.name");

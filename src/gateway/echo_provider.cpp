@@ -43,13 +43,16 @@ std::string LastUserText(const json::object& request) {
 std::string ForcedFunction(const json::object& request) {
   const auto* choice = request.if_contains("tool_choice");
   const auto* tools = request.if_contains("tools");
-  if (choice == nullptr || tools == nullptr || !tools->is_array() || tools->as_array().empty()) return {};
+  if (choice == nullptr || tools == nullptr || !tools->is_array() || tools->as_array().empty())
+    return {};
   if (choice->is_string() && choice->as_string() == "required") {
     return std::string(tools->as_array()[0].at("function").at("name").as_string());
   }
   if (choice->is_object()) {
-    if (const auto* fn = choice->as_object().if_contains("function"); fn != nullptr && fn->is_object()) {
-      if (const auto* name = fn->as_object().if_contains("name"); name != nullptr && name->is_string()) {
+    if (const auto* fn = choice->as_object().if_contains("function");
+        fn != nullptr && fn->is_object()) {
+      if (const auto* name = fn->as_object().if_contains("name");
+          name != nullptr && name->is_string()) {
         return std::string(name->as_string());
       }
     }
@@ -82,7 +85,9 @@ Task<void> Sleep(std::chrono::milliseconds d) {
   co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
-std::string Event(const json::object& o) { return "data: " + json::serialize(o) + "\n\n"; }
+std::string Event(const json::object& o) {
+  return "data: " + json::serialize(o) + "\n\n";
+}
 
 }  // namespace
 
@@ -94,7 +99,8 @@ Task<ChatOutcome> EchoProvider::Chat(const ChatCall& call, StreamSink& sink) {
   const auto start = Clock::now();
   const std::string text = LastUserText(req);
   const std::string function = ForcedFunction(req);
-  const std::string reply = function.empty() ? "Echo: " + text : json::serialize(json::object{{"text", text}});
+  const std::string reply =
+      function.empty() ? "Echo: " + text : json::serialize(json::object{{"text", text}});
   const std::string id = "chatcmpl-" + common::RandomHex(12);
   const auto created = static_cast<std::int64_t>(std::time(nullptr));
   const std::string finish = function.empty() ? "stop" : "tool_calls";
@@ -110,10 +116,10 @@ Task<ChatOutcome> EchoProvider::Chat(const ChatCall& call, StreamSink& sink) {
       message["content"] = reply;
     } else {
       message["content"] = nullptr;
-      message["tool_calls"] = json::array{json::object{
-          {"id", "call_" + common::RandomHex(8)},
-          {"type", "function"},
-          {"function", json::object{{"name", function}, {"arguments", reply}}}}};
+      message["tool_calls"] = json::array{
+          json::object{{"id", "call_" + common::RandomHex(8)},
+                       {"type", "function"},
+                       {"function", json::object{{"name", function}, {"arguments", reply}}}}};
     }
     json::object body{{"id", id},
                       {"object", "chat.completion"},
@@ -126,21 +132,23 @@ Task<ChatOutcome> EchoProvider::Chat(const ChatCall& call, StreamSink& sink) {
                                                            {"finish_reason", finish}}}},
                       {"usage", UsageJson(out.usage)}};
     out.body = json::serialize(body);
-    out.time_to_first_token = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    out.time_to_first_token =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     co_return out;
   }
 
   out.streamed = true;
   auto chunk = [&](json::object delta, json::value finish_reason) {
-    return Event({{"id", id},
-                  {"object", "chat.completion.chunk"},
-                  {"created", created},
-                  {"model", call.upstream_model},
-                  {"system_fingerprint", "bro-echo"},
-                  {"choices", json::array{json::object{{"index", 0},
-                                                       {"delta", std::move(delta)},
-                                                       {"logprobs", nullptr},
-                                                       {"finish_reason", std::move(finish_reason)}}}}});
+    return Event(
+        {{"id", id},
+         {"object", "chat.completion.chunk"},
+         {"created", created},
+         {"model", call.upstream_model},
+         {"system_fingerprint", "bro-echo"},
+         {"choices", json::array{json::object{{"index", 0},
+                                              {"delta", std::move(delta)},
+                                              {"logprobs", nullptr},
+                                              {"finish_reason", std::move(finish_reason)}}}}});
   };
 
   auto send = [&](std::string data) -> Task<bool> {
@@ -160,14 +168,15 @@ Task<ChatOutcome> EchoProvider::Chat(const ChatCall& call, StreamSink& sink) {
       first["content"] = "";
     } else {
       first["content"] = nullptr;
-      first["tool_calls"] = json::array{json::object{
-          {"index", 0},
-          {"id", "call_" + common::RandomHex(8)},
-          {"type", "function"},
-          {"function", json::object{{"name", function}, {"arguments", ""}}}}};
+      first["tool_calls"] = json::array{
+          json::object{{"index", 0},
+                       {"id", "call_" + common::RandomHex(8)},
+                       {"type", "function"},
+                       {"function", json::object{{"name", function}, {"arguments", ""}}}}};
     }
     if (!co_await send(chunk(std::move(first), nullptr))) co_return;
-    out.time_to_first_token = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    out.time_to_first_token =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     std::string produced;
     for (auto piece : Pieces(reply)) {
       co_await Sleep(token_delay_);
@@ -175,7 +184,8 @@ Task<ChatOutcome> EchoProvider::Chat(const ChatCall& call, StreamSink& sink) {
       if (function.empty()) {
         delta["content"] = piece;
       } else {
-        delta["tool_calls"] = json::array{json::object{{"index", 0}, {"function", json::object{{"arguments", piece}}}}};
+        delta["tool_calls"] = json::array{
+            json::object{{"index", 0}, {"function", json::object{{"arguments", piece}}}}};
       }
       if (!co_await send(chunk(std::move(delta), nullptr))) co_return;
       produced += piece;

@@ -10,12 +10,14 @@ struct GatewayMetrics {
       : calls(r.AddCounter("bro_ai_requests_total", "AI calls by provider, model and outcome.",
                            {"provider", "model", "outcome"})),
         upstream_duration(r.AddHistogram("bro_ai_upstream_duration_seconds",
-                                         "Duration of AI calls to the provider, in seconds.", {"provider", "model"},
-                                         observability::LatencyBuckets())),
-        time_to_first_token(r.AddHistogram("bro_ai_time_to_first_token_seconds",
-                                           "Time from request to the first token (or whole reply), in seconds.",
-                                           {"provider", "model"}, observability::LatencyBuckets())),
-        tokens(r.AddCounter("bro_ai_tokens_total", "Tokens by provider, model and type (prompt, completion).",
+                                         "Duration of AI calls to the provider, in seconds.",
+                                         {"provider", "model"}, observability::LatencyBuckets())),
+        time_to_first_token(
+            r.AddHistogram("bro_ai_time_to_first_token_seconds",
+                           "Time from request to the first token (or whole reply), in seconds.",
+                           {"provider", "model"}, observability::LatencyBuckets())),
+        tokens(r.AddCounter("bro_ai_tokens_total",
+                            "Tokens by provider, model and type (prompt, completion).",
                             {"provider", "model", "type"})) {}
 
   observability::Family<observability::Counter>& calls;

@@ -38,8 +38,11 @@ Task<std::optional<T>> BeforeDeadline(asio::awaitable<T> op, Clock::time_point d
 }
 
 ApiError UpstreamError(http::Status status, std::string code, std::string message) {
-  return ApiError{status, status == http::Status::gateway_timeout ? "timeout_error" : "upstream_error", std::move(code),
-                  std::move(message), {}};
+  return ApiError{status,
+                  status == http::Status::gateway_timeout ? "timeout_error" : "upstream_error",
+                  std::move(code),
+                  std::move(message),
+                  {}};
 }
 
 void ReadUsage(const json::object& o, Usage& usage, bool& found) {
@@ -64,15 +67,18 @@ std::size_t DeltaChars(const json::object& chunk) {
     if (!c.is_object()) continue;
     const auto* delta = c.as_object().if_contains("delta");
     if (delta == nullptr || !delta->is_object()) continue;
-    if (const auto* content = delta->as_object().if_contains("content"); content != nullptr && content->is_string()) {
+    if (const auto* content = delta->as_object().if_contains("content");
+        content != nullptr && content->is_string()) {
       n += content->as_string().size();
     }
-    if (const auto* calls = delta->as_object().if_contains("tool_calls"); calls != nullptr && calls->is_array()) {
+    if (const auto* calls = delta->as_object().if_contains("tool_calls");
+        calls != nullptr && calls->is_array()) {
       for (const auto& call : calls->as_array()) {
         if (!call.is_object()) continue;
         const auto* fn = call.as_object().if_contains("function");
         if (fn == nullptr || !fn->is_object()) continue;
-        if (const auto* a = fn->as_object().if_contains("arguments"); a != nullptr && a->is_string()) {
+        if (const auto* a = fn->as_object().if_contains("arguments");
+            a != nullptr && a->is_string()) {
           n += a->as_string().size();
         }
       }
@@ -101,7 +107,8 @@ OpenAiProvider::OpenAiProvider(const config::ProviderConfig& cfg, asio::any_io_e
       api_key_(cfg.api_key),
       first_token_timeout_(cfg.first_token_timeout),
       total_timeout_(cfg.total_timeout),
-      pool_(std::move(io_executor), ParseBaseUrl(cfg.base_url), ssl, cfg.max_idle_connections, cfg.connect_timeout) {}
+      pool_(std::move(io_executor), ParseBaseUrl(cfg.base_url), ssl, cfg.max_idle_connections,
+            cfg.connect_timeout) {}
 
 Task<ChatOutcome> OpenAiProvider::Chat(const ChatCall& call, StreamSink& sink) {
   Progress progress;
@@ -137,8 +144,10 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
     so.as_object()["include_usage"] = true;
   }
   const auto& target = pool_.Target();
-  bhttp::request<bhttp::string_body> req{bhttp::verb::post, target.base_path + "/chat/completions", 11};
-  const bool default_port = (target.tls && target.port == "443") || (!target.tls && target.port == "80");
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, target.base_path + "/chat/completions",
+                                         11};
+  const bool default_port =
+      (target.tls && target.port == "443") || (!target.tls && target.port == "80");
   req.set(bhttp::field::host, default_port ? target.host : target.host + ":" + target.port);
   req.set(bhttp::field::content_type, "application/json");
   req.set(bhttp::field::accept, stream ? "text/event-stream" : "application/json");
@@ -149,7 +158,8 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
   req.body() = json::serialize(body);
   req.prepare_payload();
 
-  // Send the request and read the response head; a stale keep-alive connection gets one fresh retry.
+  // Send the request and read the response head; a stale keep-alive connection gets one fresh
+  // retry.
   std::unique_ptr<UpstreamConnection> conn;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_slot;
   for (int attempt = 0;; ++attempt) {
@@ -162,23 +172,27 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
         conn = co_await pool_.Connect();
       }
     } catch (const UpstreamConnectError& e) {
-      co_return ErrorOutcome(e.Timeout() ? UpstreamError(http::Status::gateway_timeout, "upstream_timeout",
-                                                         "The upstream provider did not accept a connection in time.")
-                                         : UpstreamError(http::Status::bad_gateway, "upstream_unavailable",
-                                                         "The upstream provider could not be reached."));
+      co_return ErrorOutcome(
+          e.Timeout() ? UpstreamError(http::Status::gateway_timeout, "upstream_timeout",
+                                      "The upstream provider did not accept a connection in time.")
+                      : UpstreamError(http::Status::bad_gateway, "upstream_unavailable",
+                                      "The upstream provider could not be reached."));
     }
     auto w = co_await BeforeDeadline(
-        conn->With([&](auto& s) { return bhttp::async_write(s, req, as_tuple(use_awaitable)); }), total_deadline);
+        conn->With([&](auto& s) { return bhttp::async_write(s, req, as_tuple(use_awaitable)); }),
+        total_deadline);
     if (!w) {
-      co_return ErrorOutcome(UpstreamError(http::Status::gateway_timeout, "upstream_timeout",
-                                           "The upstream provider did not accept the request in time."));
+      co_return ErrorOutcome(
+          UpstreamError(http::Status::gateway_timeout, "upstream_timeout",
+                        "The upstream provider did not accept the request in time."));
     }
     boost::system::error_code ec = std::get<0>(*w);
     if (!ec) {
       head_parser.body_limit(boost::none);
-      auto h = co_await BeforeDeadline(
-          conn->With([&](auto& s) { return bhttp::async_read_header(s, conn->buffer, head_parser, as_tuple(use_awaitable)); }),
-          first_deadline);
+      auto h = co_await BeforeDeadline(conn->With([&](auto& s) {
+        return bhttp::async_read_header(s, conn->buffer, head_parser, as_tuple(use_awaitable));
+      }),
+                                       first_deadline);
       if (!h) {
         co_return ErrorOutcome(UpstreamError(http::Status::gateway_timeout, "upstream_timeout",
                                              "The upstream provider did not answer in time."));
@@ -197,12 +211,14 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
   char buf[16 * 1024];
 
   // Reads the next piece of the body; nullopt on timeout, error code on failure.
-  auto read_some = [&](Clock::time_point deadline) -> Task<std::optional<std::pair<boost::system::error_code, std::string_view>>> {
+  auto read_some = [&](Clock::time_point deadline)
+      -> Task<std::optional<std::pair<boost::system::error_code, std::string_view>>> {
     parser.get().body().data = buf;
     parser.get().body().size = sizeof buf;
-    auto r = co_await BeforeDeadline(
-        conn->With([&](auto& s) { return bhttp::async_read_some(s, conn->buffer, parser, as_tuple(use_awaitable)); }),
-        deadline);
+    auto r = co_await BeforeDeadline(conn->With([&](auto& s) {
+      return bhttp::async_read_some(s, conn->buffer, parser, as_tuple(use_awaitable));
+    }),
+                                     deadline);
     if (!r) co_return std::nullopt;
     auto ec = std::get<0>(*r);
     if (ec == bhttp::error::need_buffer) ec = {};
@@ -216,8 +232,9 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
     while (!parser.is_done()) {
       auto r = co_await read_some(total_deadline);
       if (!r) {
-        co_return ErrorOutcome(UpstreamError(http::Status::gateway_timeout, "upstream_timeout",
-                                             "The upstream provider did not finish its response in time."));
+        co_return ErrorOutcome(
+            UpstreamError(http::Status::gateway_timeout, "upstream_timeout",
+                          "The upstream provider did not finish its response in time."));
       }
       if (r->first) {
         co_return ErrorOutcome(UpstreamError(http::Status::bad_gateway, "upstream_error",
@@ -235,8 +252,8 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
 
     if (!ok) {
       ChatOutcome out;
-      if (upstream_status == 400 || upstream_status == 404 || upstream_status == 413 || upstream_status == 422 ||
-          upstream_status == 429) {
+      if (upstream_status == 400 || upstream_status == 404 || upstream_status == 413 ||
+          upstream_status == 422 || upstream_status == 429) {
         // The request itself was refused: relay the provider's OpenAI-shaped error unchanged.
         out.status = static_cast<http::Status>(upstream_status);
         out.body = std::move(content);
@@ -245,11 +262,13 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
         co_return out;
       }
       if (upstream_status == 401 || upstream_status == 403) {
-        co_return ErrorOutcome(UpstreamError(http::Status::bad_gateway, "upstream_auth_error",
-                                             "The gateway's credentials were refused by the upstream provider."));
+        co_return ErrorOutcome(
+            UpstreamError(http::Status::bad_gateway, "upstream_auth_error",
+                          "The gateway's credentials were refused by the upstream provider."));
       }
-      co_return ErrorOutcome(UpstreamError(http::Status::bad_gateway, "upstream_error",
-                                           "The upstream provider returned HTTP " + std::to_string(upstream_status) + "."));
+      co_return ErrorOutcome(UpstreamError(
+          http::Status::bad_gateway, "upstream_error",
+          "The upstream provider returned HTTP " + std::to_string(upstream_status) + "."));
     }
     ChatOutcome out;
     out.status = http::Status::ok;
@@ -259,7 +278,8 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
     if (!jec && parsed.is_object()) ReadUsage(parsed.as_object(), out.usage, found);
     if (!found) out.usage.prompt_tokens = EstimatePromptTokens(call.request.body);
     out.body = std::move(content);
-    out.time_to_first_token = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    out.time_to_first_token =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     co_return out;
   }
 
@@ -290,8 +310,9 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
         ReadUsage(o, progress.usage, progress.usage_reported);
         progress.completion_chars += DeltaChars(o);
         const auto* choices = o.if_contains("choices");
-        const bool usage_only = o.contains("usage") && !o.at("usage").is_null() && choices != nullptr &&
-                                choices->is_array() && choices->as_array().empty();
+        const bool usage_only = o.contains("usage") && !o.at("usage").is_null() &&
+                                choices != nullptr && choices->is_array() &&
+                                choices->as_array().empty();
         if (usage_only && drop_usage_chunk) forward = false;
       }
     }
@@ -342,8 +363,9 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
   if (!failure.empty()) {
     // Never end a broken stream as if it succeeded: tell the client in-band.
     out.error_code = failure;
-    const std::string message = failure == "upstream_timeout" ? "The upstream provider stopped sending in time."
-                                                              : "The upstream provider's stream ended unexpectedly.";
+    const std::string message = failure == "upstream_timeout"
+                                    ? "The upstream provider stopped sending in time."
+                                    : "The upstream provider's stream ended unexpectedly.";
     co_await sink.Send(StreamErrorEvent(failure, message));
     co_await sink.End();
     co_return out;

@@ -2,7 +2,8 @@
 
 namespace bro::gateway {
 
-bool SseSplitter::Feed(std::string_view bytes, const std::function<void(std::string_view)>& on_event) {
+bool SseSplitter::Feed(std::string_view bytes,
+                       const std::function<void(std::string_view)>& on_event) {
   pending_.append(bytes);
   std::size_t start = 0;
   for (;;) {

@@ -34,10 +34,13 @@ UpstreamTarget ParseBaseUrl(const std::string& url) {
   return t;
 }
 
-UpstreamPool::UpstreamPool(asio::any_io_executor io_executor, UpstreamTarget target, asio::ssl::context& ssl,
-                           int max_idle, std::chrono::milliseconds connect_timeout)
+UpstreamPool::UpstreamPool(asio::any_io_executor io_executor, UpstreamTarget target,
+                           asio::ssl::context& ssl, int max_idle,
+                           std::chrono::milliseconds connect_timeout)
     : io_executor_(std::move(io_executor)),
-      target_(std::move(target)), ssl_(ssl), max_idle_(static_cast<std::size_t>(max_idle)),
+      target_(std::move(target)),
+      ssl_(ssl),
+      max_idle_(static_cast<std::size_t>(max_idle)),
       connect_timeout_(connect_timeout) {}
 
 Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::Acquire() {
@@ -59,9 +62,11 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect() {
   auto ex = io_executor_;
   auto deadline = std::chrono::steady_clock::now() + connect_timeout_;
   tcp::resolver resolver(ex);
-  auto [rec, endpoints] = co_await resolver.async_resolve(target_.host, target_.port, as_tuple(use_awaitable));
+  auto [rec, endpoints] =
+      co_await resolver.async_resolve(target_.host, target_.port, as_tuple(use_awaitable));
   if (rec) throw UpstreamConnectError("resolve " + target_.host + ": " + rec.message(), false);
-  if (std::chrono::steady_clock::now() >= deadline) throw UpstreamConnectError("resolve timed out", true);
+  if (std::chrono::steady_clock::now() >= deadline)
+    throw UpstreamConnectError("resolve timed out", true);
 
   auto c = std::make_unique<UpstreamConnection>();
   if (target_.tls) {
@@ -73,8 +78,9 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect() {
   lowest.expires_at(deadline);
   auto [cec, ep] = co_await lowest.async_connect(endpoints, as_tuple(use_awaitable));
   if (cec) {
-    throw UpstreamConnectError("connect " + target_.host + ":" + target_.port + ": " + cec.message(),
-                               cec == beast::error::timeout);
+    throw UpstreamConnectError(
+        "connect " + target_.host + ":" + target_.port + ": " + cec.message(),
+        cec == beast::error::timeout);
   }
   boost::system::error_code ignored;
   lowest.socket().set_option(tcp::no_delay(true), ignored);
@@ -84,8 +90,11 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect() {
     }
     c->tls->set_verify_mode(asio::ssl::verify_peer);
     c->tls->set_verify_callback(asio::ssl::host_name_verification(target_.host));
-    auto [hec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
-    if (hec) throw UpstreamConnectError("TLS handshake with " + target_.host + ": " + hec.message(), hec == beast::error::timeout);
+    auto [hec] =
+        co_await c->tls->async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
+    if (hec)
+      throw UpstreamConnectError("TLS handshake with " + target_.host + ": " + hec.message(),
+                                 hec == beast::error::timeout);
   }
   lowest.expires_never();
   co_return c;

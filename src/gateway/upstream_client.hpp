@@ -53,8 +53,8 @@ class UpstreamPool {
  public:
   // `io_executor` is the io_context's executor: pooled connections move between
   // request coroutines, so they are not tied to any one connection's strand.
-  UpstreamPool(asio::any_io_executor io_executor, UpstreamTarget target, asio::ssl::context& ssl, int max_idle,
-               std::chrono::milliseconds connect_timeout);
+  UpstreamPool(asio::any_io_executor io_executor, UpstreamTarget target, asio::ssl::context& ssl,
+               int max_idle, std::chrono::milliseconds connect_timeout);
   Task<std::unique_ptr<UpstreamConnection>> Acquire();
   Task<std::unique_ptr<UpstreamConnection>> Connect();
   void Release(std::unique_ptr<UpstreamConnection> c);
@@ -74,7 +74,8 @@ class UpstreamPool {
 // Raised when a connection cannot be made (refused, DNS, TLS, timeout).
 class UpstreamConnectError : public std::runtime_error {
  public:
-  UpstreamConnectError(const std::string& what, bool timeout) : std::runtime_error(what), timeout_(timeout) {}
+  UpstreamConnectError(const std::string& what, bool timeout)
+      : std::runtime_error(what), timeout_(timeout) {}
   bool Timeout() const { return timeout_; }
 
  private:

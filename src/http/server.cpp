@@ -37,11 +37,14 @@ bool IsLowerHex(std::string_view s) {
 
 // W3C Trace Context: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>.
 std::string TraceIdFrom(std::string_view traceparent) {
-  if (traceparent.size() != 55 || traceparent[2] != '-' || traceparent[35] != '-' || traceparent[52] != '-') return {};
+  if (traceparent.size() != 55 || traceparent[2] != '-' || traceparent[35] != '-' ||
+      traceparent[52] != '-')
+    return {};
   auto version = traceparent.substr(0, 2);
   auto trace = traceparent.substr(3, 32);
   auto parent = traceparent.substr(36, 16);
-  if (version == "ff" || !IsLowerHex(version) || !IsLowerHex(trace) || !IsLowerHex(parent)) return {};
+  if (version == "ff" || !IsLowerHex(version) || !IsLowerHex(trace) || !IsLowerHex(parent))
+    return {};
   if (trace.find_first_not_of('0') == std::string_view::npos) return {};
   if (parent.find_first_not_of('0') == std::string_view::npos) return {};
   return std::string(trace);
@@ -77,9 +80,10 @@ class Session : public std::enable_shared_from_this<Session> {
   friend class Exchange;
   friend class Server;
   Task<bool> Write(Response& res);
-  Task<void> RejectAndClose(Status status, std::string code, std::string message, const char* reason);
-  void AccessLog(const Request& req, std::string_view route, unsigned status, std::size_t bytes, Clock::time_point start,
-                 const Exchange* ex);
+  Task<void> RejectAndClose(Status status, std::string code, std::string message,
+                            const char* reason);
+  void AccessLog(const Request& req, std::string_view route, unsigned status, std::size_t bytes,
+                 Clock::time_point start, const Exchange* ex);
 
   Server& server_;
   beast::tcp_stream stream_;
@@ -100,7 +104,9 @@ Exchange::Exchange(Session& session, Request& request, std::string_view route_na
   (void)route_name;
 }
 
-std::string Exchange::RemoteIp() const { return session_.remote_.address().to_string(); }
+std::string Exchange::RemoteIp() const {
+  return session_.remote_.address().to_string();
+}
 
 Task<bool> Exchange::StartStream(Response head) {
   beast::http::response<beast::http::empty_body> h{head.result(), head.version()};
@@ -112,7 +118,8 @@ Task<bool> Exchange::StartStream(Response head) {
   streaming_ = true;
   beast::http::response_serializer<beast::http::empty_body> sr{h};
   session_.stream_.expires_after(session_.server_.options_.write_timeout);
-  auto [ec, n] = co_await beast::http::async_write_header(session_.stream_, sr, as_tuple(use_awaitable));
+  auto [ec, n] =
+      co_await beast::http::async_write_header(session_.stream_, sr, as_tuple(use_awaitable));
   streamed_bytes_ += n;
   co_return !ec;
 }
@@ -120,15 +127,16 @@ Task<bool> Exchange::StartStream(Response head) {
 Task<bool> Exchange::WriteChunk(std::string_view data) {
   if (data.empty()) co_return true;
   session_.stream_.expires_after(session_.server_.options_.write_timeout);
-  auto [ec, n] = co_await asio::async_write(session_.stream_, beast::http::make_chunk(asio::buffer(data)),
-                                            as_tuple(use_awaitable));
+  auto [ec, n] = co_await asio::async_write(
+      session_.stream_, beast::http::make_chunk(asio::buffer(data)), as_tuple(use_awaitable));
   streamed_bytes_ += n;
   co_return !ec;
 }
 
 Task<void> Exchange::EndStream() {
   session_.stream_.expires_after(session_.server_.options_.write_timeout);
-  auto [ec, n] = co_await asio::async_write(session_.stream_, beast::http::make_chunk_last(), as_tuple(use_awaitable));
+  auto [ec, n] = co_await asio::async_write(session_.stream_, beast::http::make_chunk_last(),
+                                            as_tuple(use_awaitable));
   streamed_bytes_ += n;
 }
 
@@ -150,15 +158,16 @@ Task<bool> Session::Write(Response& res) {
   co_return !ec;
 }
 
-Task<void> Session::RejectAndClose(Status status, std::string code, std::string message, const char* reason) {
+Task<void> Session::RejectAndClose(Status status, std::string code, std::string message,
+                                   const char* reason) {
   server_.metrics_.rejected.With({server_.options_.name, reason}).Inc();
   ApiError e{status, "invalid_request_error", std::move(code), std::move(message), {}};
   auto res = MakeError(e, 11, false);
   co_await Write(res);
 }
 
-void Session::AccessLog(const Request& req, std::string_view route, unsigned status, std::size_t bytes,
-                        Clock::time_point start, const Exchange* ex) {
+void Session::AccessLog(const Request& req, std::string_view route, unsigned status,
+                        std::size_t bytes, Clock::time_point start, const Exchange* ex) {
   auto elapsed = Clock::now() - start;
   const std::string method(req.method_string());
   const std::string code = std::to_string(status);
@@ -166,7 +175,9 @@ void Session::AccessLog(const Request& req, std::string_view route, unsigned sta
   server_.metrics_.duration.With({server_.options_.name, std::string(route), method})
       .Observe(std::chrono::duration<double>(elapsed).count());
   auto& log = server_.log_;
-  if (!server_.options_.access_log || !log.AccessLogEnabled() || !log.Enabled(observability::Severity::kInfo)) return;
+  if (!server_.options_.access_log || !log.AccessLogEnabled() ||
+      !log.Enabled(observability::Severity::kInfo))
+    return;
   boost::json::object http_request;
   http_request["requestMethod"] = method;
   http_request["requestUrl"] = std::string(req.target().substr(0, 2048));
@@ -195,7 +206,8 @@ Task<void> Session::Run() {
     if (server_.Draining()) break;
     if (buffer_.size() == 0) {
       stream_.expires_after(opt.idle_timeout);
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(8192), as_tuple(use_awaitable));
+      auto [ec, n] =
+          co_await stream_.async_read_some(buffer_.prepare(8192), as_tuple(use_awaitable));
       if (ec) break;  // idle timeout, peer closed, or closed by drain
       buffer_.commit(n);
     }
@@ -206,15 +218,17 @@ Task<void> Session::Run() {
     parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
     parser.body_limit(opt.max_body_bytes);
     stream_.expires_after(opt.read_timeout);
-    auto [hec, hn] = co_await beast::http::async_read_header(stream_, buffer_, parser, as_tuple(use_awaitable));
+    auto [hec, hn] =
+        co_await beast::http::async_read_header(stream_, buffer_, parser, as_tuple(use_awaitable));
     if (hec == beast::http::error::header_limit) {
-      co_await RejectAndClose(Status::request_header_fields_too_large, "request_header_fields_too_large",
-                              "Request header fields too large.", "header_too_large");
+      co_await RejectAndClose(Status::request_header_fields_too_large,
+                              "request_header_fields_too_large", "Request header fields too large.",
+                              "header_too_large");
       break;
     }
     if (hec == beast::error::timeout) {
-      co_await RejectAndClose(Status::request_timeout, "request_timeout", "The request was not received in time.",
-                              "read_timeout");
+      co_await RejectAndClose(Status::request_timeout, "request_timeout",
+                              "The request was not received in time.", "read_timeout");
       break;
     }
     if (hec == beast::http::error::end_of_stream || hec == asio::error::eof ||
@@ -222,18 +236,22 @@ Task<void> Session::Run() {
       break;
     }
     if (hec) {
-      co_await RejectAndClose(Status::bad_request, "bad_request", "Malformed HTTP request.", "bad_request");
+      co_await RejectAndClose(Status::bad_request, "bad_request", "Malformed HTTP request.",
+                              "bad_request");
       break;
     }
 
     std::string_view target = parser.get().target();
     bool method_mismatch = false;
-    const Route* route = server_.router_.Find(parser.get().method(), target.substr(0, target.find('?')), method_mismatch);
-    const std::size_t limit = route != nullptr && route->body_limit != 0 ? route->body_limit : opt.max_body_bytes;
+    const Route* route = server_.router_.Find(parser.get().method(),
+                                              target.substr(0, target.find('?')), method_mismatch);
+    const std::size_t limit =
+        route != nullptr && route->body_limit != 0 ? route->body_limit : opt.max_body_bytes;
     parser.body_limit(limit);
     if (auto len = parser.content_length(); len && *len > limit) {
       co_await RejectAndClose(Status::payload_too_large, "request_too_large",
-                              "Request body larger than " + std::to_string(limit) + " bytes.", "body_too_large");
+                              "Request body larger than " + std::to_string(limit) + " bytes.",
+                              "body_too_large");
       break;
     }
     if (!parser.is_done()) {
@@ -241,19 +259,22 @@ Task<void> Session::Run() {
         Response cont{Status::continue_, 11};
         stream_.expires_after(opt.write_timeout);
         beast::http::response_serializer<beast::http::string_body> sr{cont};
-        auto [cec, cn] = co_await beast::http::async_write_header(stream_, sr, as_tuple(use_awaitable));
+        auto [cec, cn] =
+            co_await beast::http::async_write_header(stream_, sr, as_tuple(use_awaitable));
         if (cec) break;
       }
       stream_.expires_after(opt.read_timeout);
-      auto [bec, bn] = co_await beast::http::async_read(stream_, buffer_, parser, as_tuple(use_awaitable));
+      auto [bec, bn] =
+          co_await beast::http::async_read(stream_, buffer_, parser, as_tuple(use_awaitable));
       if (bec == beast::http::error::body_limit) {
         co_await RejectAndClose(Status::payload_too_large, "request_too_large",
-                                "Request body larger than " + std::to_string(limit) + " bytes.", "body_too_large");
+                                "Request body larger than " + std::to_string(limit) + " bytes.",
+                                "body_too_large");
         break;
       }
       if (bec == beast::error::timeout) {
-        co_await RejectAndClose(Status::request_timeout, "request_timeout", "The request body was not received in time.",
-                                "read_timeout");
+        co_await RejectAndClose(Status::request_timeout, "request_timeout",
+                                "The request body was not received in time.", "read_timeout");
         break;
       }
       if (bec) break;
@@ -265,9 +286,11 @@ Task<void> Session::Run() {
     Response res;
     bool failed_stream = false;
     if (route == nullptr) {
-      ApiError e{method_mismatch ? Status::method_not_allowed : Status::not_found, "invalid_request_error",
+      ApiError e{method_mismatch ? Status::method_not_allowed : Status::not_found,
+                 "invalid_request_error",
                  method_mismatch ? "method_not_allowed" : "not_found",
-                 method_mismatch ? "Method not allowed for this path." : "No route for this path.", {}};
+                 method_mismatch ? "Method not allowed for this path." : "No route for this path.",
+                 {}};
       res = MakeError(e, req.version());
     } else {
       try {
@@ -275,32 +298,44 @@ Task<void> Session::Run() {
       } catch (const common::InfrastructureError& e) {
         server_.log_.Error("dependency failure", {{"route", route->name},
                                                   {"error", e.what()},
-                                                  {"logging.googleapis.com/trace", server_.log_.TraceResource(ex.TraceId())}});
+                                                  {"logging.googleapis.com/trace",
+                                                   server_.log_.TraceResource(ex.TraceId())}});
         if (ex.Streaming()) {
           failed_stream = true;
         } else {
-          res = MakeError({Status::service_unavailable, "server_error", "service_unavailable",
-                           "The service is temporarily unavailable. Please retry.", {}},
+          res = MakeError({Status::service_unavailable,
+                           "server_error",
+                           "service_unavailable",
+                           "The service is temporarily unavailable. Please retry.",
+                           {}},
                           req.version());
         }
       } catch (const std::exception& e) {
-        server_.log_.Error("unhandled error in handler",
-                           {{"route", route->name},
-                            {"error", e.what()},
-                            {"logging.googleapis.com/trace", server_.log_.TraceResource(ex.TraceId())},
-                            {"@type", "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"}});
+        server_.log_.Error(
+            "unhandled error in handler",
+            {{"route", route->name},
+             {"error", e.what()},
+             {"logging.googleapis.com/trace", server_.log_.TraceResource(ex.TraceId())},
+             {"@type",
+              "type.googleapis.com/"
+              "google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"}});
         if (ex.Streaming()) {
           failed_stream = true;
         } else {
-          res = MakeError({Status::internal_server_error, "server_error", "internal_error",
-                           "The server had an error while processing your request.", {}},
+          res = MakeError({Status::internal_server_error,
+                           "server_error",
+                           "internal_error",
+                           "The server had an error while processing your request.",
+                           {}},
                           req.version());
         }
       }
     }
-    const std::string_view route_name = route != nullptr ? std::string_view(route->name) : "unmatched";
+    const std::string_view route_name =
+        route != nullptr ? std::string_view(route->name) : "unmatched";
     if (ex.Streaming()) {
-      AccessLog(req, route_name, static_cast<unsigned>(ex.StreamStatus()), ex.StreamedBytes(), start, &ex);
+      AccessLog(req, route_name, static_cast<unsigned>(ex.StreamStatus()), ex.StreamedBytes(),
+                start, &ex);
       if (failed_stream || !keep_alive_requested || server_.Draining()) break;
       continue;
     }
@@ -347,17 +382,25 @@ const Route* Router::Find(Verb method, std::string_view path, bool& method_misma
 }
 
 HttpMetrics::HttpMetrics(observability::Registry& r)
-    : requests(r.AddCounter("bro_http_requests_total", "HTTP requests by server, route, method and status code.",
+    : requests(r.AddCounter("bro_http_requests_total",
+                            "HTTP requests by server, route, method and status code.",
                             {"server", "route", "method", "code"})),
-      duration(r.AddHistogram("bro_http_request_duration_seconds", "HTTP request duration in seconds.",
-                              {"server", "route", "method"}, observability::LatencyBuckets())),
+      duration(r.AddHistogram("bro_http_request_duration_seconds",
+                              "HTTP request duration in seconds.", {"server", "route", "method"},
+                              observability::LatencyBuckets())),
       rejected(r.AddCounter("bro_http_rejected_total",
-                            "Connections or requests rejected before routing, by reason.", {"server", "reason"})),
+                            "Connections or requests rejected before routing, by reason.",
+                            {"server", "reason"})),
       connections(r.AddGauge("bro_http_connections", "Open HTTP connections.", {"server"})) {}
 
-Server::Server(asio::io_context& ioc, ServerOptions options, const Router& router, observability::Logger& log,
-               HttpMetrics& metrics)
-    : ioc_(ioc), options_(std::move(options)), router_(router), log_(log), metrics_(metrics), acceptor_(ioc) {}
+Server::Server(asio::io_context& ioc, ServerOptions options, const Router& router,
+               observability::Logger& log, HttpMetrics& metrics)
+    : ioc_(ioc),
+      options_(std::move(options)),
+      router_(router),
+      log_(log),
+      metrics_(metrics),
+      acceptor_(ioc) {}
 
 Server::~Server() = default;
 
@@ -370,11 +413,14 @@ unsigned short Server::Listen(const std::string& host, unsigned short port) {
   return acceptor_.local_endpoint().port();
 }
 
-void Server::Start() { asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached); }
+void Server::Start() {
+  asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached);
+}
 
 Task<void> Server::AcceptLoop() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), as_tuple(use_awaitable));
+    auto [ec, socket] =
+        co_await acceptor_.async_accept(asio::make_strand(ioc_), as_tuple(use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       // Out of descriptors or a transient error: back off briefly instead of spinning.
@@ -392,7 +438,8 @@ Task<void> Server::AcceptLoop() {
     auto session = std::make_shared<Session>(*this, std::move(socket));
     Register(session);
     auto exec = session->stream_.get_executor();
-    asio::co_spawn(exec, [session]() -> Task<void> { co_await session->Run(); }, asio::detached);
+    asio::co_spawn(
+        exec, [session]() -> Task<void> { co_await session->Run(); }, asio::detached);
   }
 }
 

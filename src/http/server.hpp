@@ -1,11 +1,11 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -80,8 +80,8 @@ using Handler = std::function<Task<Response>(Exchange&)>;
 
 struct Route {
   Verb method;
-  std::string path;      // exact path, or a prefix when it ends with "/*"
-  std::string name;      // metric/log label, e.g. "/v1/chat/completions"
+  std::string path;  // exact path, or a prefix when it ends with "/*"
+  std::string name;  // metric/log label, e.g. "/v1/chat/completions"
   Handler handler;
   std::size_t body_limit = 0;  // 0: server default
 };
@@ -103,14 +103,15 @@ struct HttpMetrics {
   explicit HttpMetrics(observability::Registry& r);
   observability::Family<observability::Counter>& requests;
   observability::Family<observability::Histogram>& duration;
-  observability::Family<observability::Counter>& rejected;  // by reason: max_connections, header_too_large...
+  observability::Family<observability::Counter>&
+      rejected;  // by reason: max_connections, header_too_large...
   observability::Family<observability::Gauge>& connections;
 };
 
 class Server {
  public:
-  Server(asio::io_context& ioc, ServerOptions options, const Router& router, observability::Logger& log,
-         HttpMetrics& metrics);
+  Server(asio::io_context& ioc, ServerOptions options, const Router& router,
+         observability::Logger& log, HttpMetrics& metrics);
   ~Server();
 
   // Binds and listens; returns the bound port (useful with port 0). Throws on failure.

@@ -46,8 +46,9 @@ std::string NowRfc3339() {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long>(micros));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long>(micros));
   return buf;
 }
 
@@ -94,7 +95,8 @@ void Logger::Log(Severity s, std::string_view message, boost::json::object field
       line += ' ';
       line += kv.key();
       line += '=';
-      line += kv.value().is_string() ? std::string(kv.value().get_string()) : boost::json::serialize(kv.value());
+      line += kv.value().is_string() ? std::string(kv.value().get_string())
+                                     : boost::json::serialize(kv.value());
     }
   }
   line += '\n';
@@ -142,7 +144,8 @@ void Logger::WriterLoop() {
     bool stop = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, kFlushEvery, [this] { return stopping_ || buffer_.size() >= kEagerFlush; });
+      cv_.wait_for(lock, kFlushEvery,
+                   [this] { return stopping_ || buffer_.size() >= kEagerFlush; });
       out.swap(buffer_);
       stop = stopping_;
     }

@@ -1,8 +1,7 @@
 #pragma once
 
-#include <boost/json/object.hpp>
-
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -31,10 +30,18 @@ class Logger {
   bool Enabled(Severity s) const { return static_cast<int>(s) >= static_cast<int>(min_); }
   bool AccessLogEnabled() const { return access_log_; }
   void Log(Severity s, std::string_view message, boost::json::object fields = {});
-  void Debug(std::string_view m, boost::json::object f = {}) { Log(Severity::kDebug, m, std::move(f)); }
-  void Info(std::string_view m, boost::json::object f = {}) { Log(Severity::kInfo, m, std::move(f)); }
-  void Warning(std::string_view m, boost::json::object f = {}) { Log(Severity::kWarning, m, std::move(f)); }
-  void Error(std::string_view m, boost::json::object f = {}) { Log(Severity::kError, m, std::move(f)); }
+  void Debug(std::string_view m, boost::json::object f = {}) {
+    Log(Severity::kDebug, m, std::move(f));
+  }
+  void Info(std::string_view m, boost::json::object f = {}) {
+    Log(Severity::kInfo, m, std::move(f));
+  }
+  void Warning(std::string_view m, boost::json::object f = {}) {
+    Log(Severity::kWarning, m, std::move(f));
+  }
+  void Error(std::string_view m, boost::json::object f = {}) {
+    Log(Severity::kError, m, std::move(f));
+  }
 
   // Cloud Logging's trace field value for a W3C trace id.
   std::string TraceResource(std::string_view trace_id) const;

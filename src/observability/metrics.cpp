@@ -58,7 +58,8 @@ std::string FormatValue(double v) {
   return buf;
 }
 
-void AppendHeader(std::string& out, const std::string& name, const std::string& help, const char* type) {
+void AppendHeader(std::string& out, const std::string& name, const std::string& help,
+                  const char* type) {
   out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
 }
 
@@ -76,23 +77,28 @@ void Histogram::Observe(double v) {
   sum_.fetch_add(v, std::memory_order_relaxed);
 }
 
-Family<Counter>& Registry::AddCounter(std::string name, std::string help, std::vector<std::string> labels) {
+Family<Counter>& Registry::AddCounter(std::string name, std::string help,
+                                      std::vector<std::string> labels) {
   std::lock_guard lock(mu_);
-  counters_.push_back(std::make_unique<Family<Counter>>(std::move(name), std::move(help), std::move(labels)));
+  counters_.push_back(
+      std::make_unique<Family<Counter>>(std::move(name), std::move(help), std::move(labels)));
   return *counters_.back();
 }
 
-Family<Gauge>& Registry::AddGauge(std::string name, std::string help, std::vector<std::string> labels) {
+Family<Gauge>& Registry::AddGauge(std::string name, std::string help,
+                                  std::vector<std::string> labels) {
   std::lock_guard lock(mu_);
-  gauges_.push_back(std::make_unique<Family<Gauge>>(std::move(name), std::move(help), std::move(labels)));
+  gauges_.push_back(
+      std::make_unique<Family<Gauge>>(std::move(name), std::move(help), std::move(labels)));
   return *gauges_.back();
 }
 
-Family<Histogram>& Registry::AddHistogram(std::string name, std::string help, std::vector<std::string> labels,
+Family<Histogram>& Registry::AddHistogram(std::string name, std::string help,
+                                          std::vector<std::string> labels,
                                           std::vector<double> bounds) {
   std::lock_guard lock(mu_);
-  histograms_.push_back(
-      std::make_unique<Family<Histogram>>(std::move(name), std::move(help), std::move(labels), std::move(bounds)));
+  histograms_.push_back(std::make_unique<Family<Histogram>>(std::move(name), std::move(help),
+                                                            std::move(labels), std::move(bounds)));
   return *histograms_.back();
 }
 
@@ -137,7 +143,8 @@ std::string Registry::Render() const {
       for (std::size_t i = 0; i <= h.Bounds().size(); ++i) {
         cumulative += h.Bucket(i);
         out += f->Name() + "_bucket";
-        AppendLabels(out, f->LabelNames(), l, "le", i < h.Bounds().size() ? FormatValue(h.Bounds()[i]) : "+Inf");
+        AppendLabels(out, f->LabelNames(), l, "le",
+                     i < h.Bounds().size() ? FormatValue(h.Bounds()[i]) : "+Inf");
         out += ' ' + std::to_string(cumulative) + '\n';
       }
       out += f->Name() + "_sum";
@@ -156,31 +163,36 @@ std::vector<double> LatencyBuckets() {
 }
 
 void RegisterProcessMetrics(Registry& registry, const std::string& version) {
-  registry.AddCallbackGauge("bro_build_info", "Build information; the value is always 1.", {"version"},
-                            [version] { return std::vector<GaugeSample>{{{version}, 1}}; });
-  registry.AddCallbackGauge("process_resident_memory_bytes", "Resident memory size in bytes.", {}, [] {
-    long pages = 0, resident = 0;
-    std::ifstream in("/proc/self/statm");
-    in >> pages >> resident;
-    return std::vector<GaugeSample>{{{}, static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE))}};
-  });
-  registry.AddCallbackGauge("process_cpu_seconds", "User and system CPU time spent, in seconds.", {}, [] {
-    std::ifstream in("/proc/self/stat");
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto close = content.rfind(')');
-    double seconds = 0;
-    if (close != std::string::npos) {
-      std::istringstream fields(content.substr(close + 2));
-      std::string f;
-      unsigned long utime = 0, stime = 0;
-      for (int i = 3; i <= 15 && fields >> f; ++i) {
-        if (i == 14) utime = std::stoul(f);
-        if (i == 15) stime = std::stoul(f);
-      }
-      seconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-    }
-    return std::vector<GaugeSample>{{{}, seconds}};
-  });
+  registry.AddCallbackGauge("bro_build_info", "Build information; the value is always 1.",
+                            {"version"}, [version] {
+                              return std::vector<GaugeSample>{{{version}, 1}};
+                            });
+  registry.AddCallbackGauge(
+      "process_resident_memory_bytes", "Resident memory size in bytes.", {}, [] {
+        long pages = 0, resident = 0;
+        std::ifstream in("/proc/self/statm");
+        in >> pages >> resident;
+        return std::vector<GaugeSample>{
+            {{}, static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE))}};
+      });
+  registry.AddCallbackGauge(
+      "process_cpu_seconds", "User and system CPU time spent, in seconds.", {}, [] {
+        std::ifstream in("/proc/self/stat");
+        std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        auto close = content.rfind(')');
+        double seconds = 0;
+        if (close != std::string::npos) {
+          std::istringstream fields(content.substr(close + 2));
+          std::string f;
+          unsigned long utime = 0, stime = 0;
+          for (int i = 3; i <= 15 && fields >> f; ++i) {
+            if (i == 14) utime = std::stoul(f);
+            if (i == 15) stime = std::stoul(f);
+          }
+          seconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+        }
+        return std::vector<GaugeSample>{{{}, seconds}};
+      });
   registry.AddCallbackGauge("process_open_fds", "Number of open file descriptors.", {}, [] {
     double n = 0;
     if (DIR* d = opendir("/proc/self/fd")) {

@@ -47,7 +47,8 @@ class Histogram {
 
  private:
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;  // non-cumulative, one per bound plus +Inf
+  std::unique_ptr<std::atomic<std::uint64_t>[]>
+      buckets_;  // non-cumulative, one per bound plus +Inf
   std::atomic<std::uint64_t> count_{0};
   std::atomic<double> sum_{0};
 };
@@ -57,8 +58,12 @@ enum class MetricType { kCounter, kGauge, kHistogram };
 template <class M>
 class Family {
  public:
-  Family(std::string name, std::string help, std::vector<std::string> label_names, std::vector<double> bounds = {})
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)), bounds_(std::move(bounds)) {}
+  Family(std::string name, std::string help, std::vector<std::string> label_names,
+         std::vector<double> bounds = {})
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        label_names_(std::move(label_names)),
+        bounds_(std::move(bounds)) {}
 
   M& With(const Labels& values) {
     std::lock_guard lock(mu_);
@@ -102,10 +107,11 @@ struct GaugeSample {
 
 class Registry {
  public:
-  Family<Counter>& AddCounter(std::string name, std::string help, std::vector<std::string> labels = {});
+  Family<Counter>& AddCounter(std::string name, std::string help,
+                              std::vector<std::string> labels = {});
   Family<Gauge>& AddGauge(std::string name, std::string help, std::vector<std::string> labels = {});
-  Family<Histogram>& AddHistogram(std::string name, std::string help, std::vector<std::string> labels,
-                                  std::vector<double> bounds);
+  Family<Histogram>& AddHistogram(std::string name, std::string help,
+                                  std::vector<std::string> labels, std::vector<double> bounds);
   void AddCallbackGauge(std::string name, std::string help, std::vector<std::string> labels,
                         std::function<std::vector<GaugeSample>()> read);
 

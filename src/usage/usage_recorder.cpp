@@ -13,8 +13,10 @@ constexpr std::size_t kChunkSizes[] = {100, 10, 1};
 
 std::string InsertSql(std::size_t rows) {
   std::string sql =
-      "INSERT INTO usage_records (id, created_at, request_id, api_key_id, user_id, model, provider, deployment, "
-      "prompt_tokens, completion_tokens, latency_ms, ttft_ms, status, streamed, error_code) VALUES ";
+      "INSERT INTO usage_records (id, created_at, request_id, api_key_id, user_id, model, "
+      "provider, deployment, "
+      "prompt_tokens, completion_tokens, latency_ms, ttft_ms, status, streamed, error_code) "
+      "VALUES ";
   std::size_t p = 1;
   for (std::size_t r = 0; r < rows; ++r) {
     sql += r == 0 ? "(" : ", (";
@@ -33,7 +35,9 @@ const std::string& InsertSqlFor(std::size_t rows) {
   return rows == 100 ? k100 : rows == 10 ? k10 : k1;
 }
 
-storage::Value OrNull(const std::string& s) { return s.empty() ? storage::Value(nullptr) : storage::Value(s); }
+storage::Value OrNull(const std::string& s) {
+  return s.empty() ? storage::Value(nullptr) : storage::Value(s);
+}
 
 void AppendParams(storage::Params& p, const UsageRecord& r) {
   p.emplace_back(r.id);
@@ -62,13 +66,22 @@ UsageRecorder::UsageRecorder(storage::Database& db, boost::asio::any_io_executor
       executor_(executor),
       cfg_(cfg),
       log_(log),
-      written_(metrics.AddCounter("bro_usage_records_written_total", "Usage records written to the database.").With({})),
-      dropped_(metrics.AddCounter("bro_usage_records_dropped_total", "Usage records dropped because the buffer was full.")
+      written_(metrics
+                   .AddCounter("bro_usage_records_written_total",
+                               "Usage records written to the database.")
                    .With({})),
-      flush_errors_(metrics.AddCounter("bro_usage_flush_errors_total", "Failed usage batch writes (retried).").With({})),
+      dropped_(metrics
+                   .AddCounter("bro_usage_records_dropped_total",
+                               "Usage records dropped because the buffer was full.")
+                   .With({})),
+      flush_errors_(
+          metrics.AddCounter("bro_usage_flush_errors_total", "Failed usage batch writes (retried).")
+              .With({})),
       timer_(executor) {
-  metrics.AddCallbackGauge("bro_usage_buffered_records", "Usage records waiting to be written.", {},
-                           [this] { return std::vector<observability::GaugeSample>{{{}, static_cast<double>(Buffered())}}; });
+  metrics.AddCallbackGauge(
+      "bro_usage_buffered_records", "Usage records waiting to be written.", {}, [this] {
+        return std::vector<observability::GaugeSample>{{{}, static_cast<double>(Buffered())}};
+      });
 }
 
 void UsageRecorder::Start() {
@@ -81,7 +94,8 @@ bool UsageRecorder::Record(UsageRecord r) {
     std::lock_guard lock(mu_);
     if (buffer_.size() >= static_cast<std::size_t>(cfg_.buffer_capacity)) {
       dropped_.Inc();
-      log_.Error("usage buffer full: record dropped", {{"request_id", r.request_id}, {"model", r.model}});
+      log_.Error("usage buffer full: record dropped",
+                 {{"request_id", r.request_id}, {"model", r.model}});
       return false;
     }
     buffer_.push_back(std::move(r));
@@ -103,7 +117,8 @@ storage::Task<bool> UsageRecorder::FlushOnce() {
       std::lock_guard lock(mu_);
       const std::size_t n = std::min(buffer_.size(), static_cast<std::size_t>(cfg_.batch_size));
       if (n == 0) co_return true;
-      batch.assign(std::make_move_iterator(buffer_.begin()), std::make_move_iterator(buffer_.begin() + static_cast<std::ptrdiff_t>(n)));
+      batch.assign(std::make_move_iterator(buffer_.begin()),
+                   std::make_move_iterator(buffer_.begin() + static_cast<std::ptrdiff_t>(n)));
       buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(n));
     }
     std::vector<storage::Statement> statements;
@@ -127,7 +142,8 @@ storage::Task<bool> UsageRecorder::FlushOnce() {
     }
     if (!ok) {
       flush_errors_.Inc();
-      log_.Warning("usage batch write failed; will retry", {{"records", batch.size()}, {"error", error}});
+      log_.Warning("usage batch write failed; will retry",
+                   {{"records", batch.size()}, {"error", error}});
       std::lock_guard lock(mu_);
       // Put the batch back in front; records beyond capacity are counted as dropped.
       for (auto it = batch.rbegin(); it != batch.rend(); ++it) {

@@ -1,8 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -43,8 +43,9 @@ struct UsageRecord {
 class UsageRecorder {
  public:
   // `executor` must be a strand: the flush timer lives on it.
-  UsageRecorder(storage::Database& db, boost::asio::any_io_executor executor, const config::UsageConfig& cfg,
-                observability::Logger& log, observability::Registry& metrics);
+  UsageRecorder(storage::Database& db, boost::asio::any_io_executor executor,
+                const config::UsageConfig& cfg, observability::Logger& log,
+                observability::Registry& metrics);
 
   void Start();
   // False when the buffer is full (the record is counted as dropped).

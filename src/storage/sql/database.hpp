@@ -51,7 +51,8 @@ struct PoolStats {
   int max = 0;
 };
 
-// Infrastructure failure (unreachable, timeout, constraint bug). Caught at the HTTP boundary -> 503/500.
+// Infrastructure failure (unreachable, timeout, constraint bug). Caught at the HTTP boundary ->
+// 503/500.
 class DatabaseError : public common::InfrastructureError {
  public:
   using common::InfrastructureError::InfrastructureError;

@@ -13,7 +13,8 @@ constexpr Query kCreateMigrationsTable{
     "create_schema_migrations",
     "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
     "applied_at TEXT NOT NULL)"};
-constexpr Query kSelectVersions{"select_schema_versions", "SELECT version FROM schema_migrations ORDER BY version"};
+constexpr Query kSelectVersions{"select_schema_versions",
+                                "SELECT version FROM schema_migrations ORDER BY version"};
 
 std::string EscapeLiteral(std::string_view s) {
   std::string out;
@@ -34,28 +35,34 @@ Task<std::set<int>> AppliedVersions(Database& db) {
 
 }  // namespace
 
-std::vector<Migration> MigrationsFor(std::string_view dialect, const std::vector<MigrationFile>& files) {
+std::vector<Migration> MigrationsFor(std::string_view dialect,
+                                     const std::vector<MigrationFile>& files) {
   std::map<int, Migration> common, specific;
   for (const auto& f : files) {
     auto slash = f.path.find('/');
-    if (slash == std::string_view::npos) throw DatabaseError("migration outside a dialect folder: " + std::string(f.path));
+    if (slash == std::string_view::npos)
+      throw DatabaseError("migration outside a dialect folder: " + std::string(f.path));
     auto folder = f.path.substr(0, slash);
     auto file = f.path.substr(slash + 1);
     if (folder != "common" && folder != dialect) continue;
     int version = 0;
     auto [p, ec] = std::from_chars(file.data(), file.data() + file.size(), version);
-    if (ec != std::errc{} || version <= 0 || p == file.data() + file.size() || *p != '_' || !file.ends_with(".sql")) {
+    if (ec != std::errc{} || version <= 0 || p == file.data() + file.size() || *p != '_' ||
+        !file.ends_with(".sql")) {
       throw DatabaseError("malformed migration file name: " + std::string(f.path));
     }
     Migration m{version, std::string(file.substr(0, file.size() - 4)), f.sql};
     auto& target = folder == "common" ? common : specific;
-    if (!target.emplace(version, m).second) throw DatabaseError("duplicate migration version in " + std::string(f.path));
+    if (!target.emplace(version, m).second)
+      throw DatabaseError("duplicate migration version in " + std::string(f.path));
   }
   for (auto& [v, m] : specific) common[v] = m;
   std::vector<Migration> out;
   int expected = 1;
   for (auto& [v, m] : common) {
-    if (v != expected) throw DatabaseError("migration versions must be contiguous; missing " + std::to_string(expected));
+    if (v != expected)
+      throw DatabaseError("migration versions must be contiguous; missing " +
+                          std::to_string(expected));
     out.push_back(m);
     ++expected;
   }
@@ -72,10 +79,11 @@ Task<MigrationResult> Migrate(Database& db, const std::vector<Migration>& migrat
   auto applied = co_await AppliedVersions(db);
   for (const auto& m : migrations) {
     if (applied.contains(m.version)) continue;
-    // The version row goes first: a concurrent migrator blocks on its primary key and then fails cleanly.
+    // The version row goes first: a concurrent migrator blocks on its primary key and then fails
+    // cleanly.
     std::string script = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
-                         std::to_string(m.version) + ", '" + EscapeLiteral(m.name) + "', '" + common::NowIso8601() +
-                         "');\n" + std::string(m.sql);
+                         std::to_string(m.version) + ", '" + EscapeLiteral(m.name) + "', '" +
+                         common::NowIso8601() + "');\n" + std::string(m.sql);
     std::exception_ptr failure;
     try {
       co_await db.ExecuteScript(script);

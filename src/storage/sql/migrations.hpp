@@ -24,7 +24,8 @@ const std::vector<MigrationFile>& EmbeddedMigrations();
 
 // The ordered migrations for a dialect: "<dialect>/NNNN_name.sql" replaces
 // "common/NNNN_name.sql" of the same version. Throws on malformed names or gaps.
-std::vector<Migration> MigrationsFor(std::string_view dialect, const std::vector<MigrationFile>& files);
+std::vector<Migration> MigrationsFor(std::string_view dialect,
+                                     const std::vector<MigrationFile>& files);
 
 struct MigrationResult {
   int applied = 0;

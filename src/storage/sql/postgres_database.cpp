@@ -17,7 +17,8 @@ using asio::use_awaitable;
 using namespace asio::experimental::awaitable_operators;
 
 struct PgWaiter {
-  explicit PgWaiter(asio::any_io_executor ex) : timer(ex, std::chrono::steady_clock::time_point::max()) {}
+  explicit PgWaiter(asio::any_io_executor ex)
+      : timer(ex, std::chrono::steady_clock::time_point::max()) {}
   asio::steady_timer timer;
   bool notified = false;
 };
@@ -37,9 +38,11 @@ struct PostgresDatabase::Connection {
   std::string Error() const { return pg != nullptr ? PQerrorMessage(pg) : "no connection"; }
 
   // Waits until the socket is readable/writable or the deadline passes.
-  Task<void> Wait(asio::posix::descriptor_base::wait_type type, std::chrono::steady_clock::time_point deadline) {
+  Task<void> Wait(asio::posix::descriptor_base::wait_type type,
+                  std::chrono::steady_clock::time_point deadline) {
     asio::steady_timer timer(socket->get_executor(), deadline);
-    auto result = co_await (socket->async_wait(type, as_tuple(use_awaitable)) || timer.async_wait(as_tuple(use_awaitable)));
+    auto result = co_await (socket->async_wait(type, as_tuple(use_awaitable)) ||
+                            timer.async_wait(as_tuple(use_awaitable)));
     if (result.index() == 1) throw DatabaseError("postgres: timed out");
     auto [ec] = std::get<0>(result);
     if (ec) throw DatabaseError("postgres: socket wait failed: " + ec.message());
@@ -82,16 +85,20 @@ struct PostgresDatabase::Lease {
   }
 };
 
-PostgresDatabase::PostgresDatabase(asio::any_io_executor executor, std::string url, int max_connections,
-                                   std::chrono::milliseconds timeout)
-    : executor_(std::move(executor)), url_(std::move(url)), max_(max_connections), timeout_(timeout) {}
+PostgresDatabase::PostgresDatabase(asio::any_io_executor executor, std::string url,
+                                   int max_connections, std::chrono::milliseconds timeout)
+    : executor_(std::move(executor)),
+      url_(std::move(url)),
+      max_(max_connections),
+      timeout_(timeout) {}
 
 PostgresDatabase::~PostgresDatabase() = default;
 
 Task<std::unique_ptr<PostgresDatabase::Connection>> PostgresDatabase::Connect() {
   const std::string options = "-c statement_timeout=" + std::to_string(timeout_.count());
   const char* keys[] = {"dbname", "options", "connect_timeout", nullptr};
-  const std::string connect_timeout = std::to_string(std::max<long>(2, static_cast<long>(timeout_.count() / 1000)));
+  const std::string connect_timeout =
+      std::to_string(std::max<long>(2, static_cast<long>(timeout_.count() / 1000)));
   const char* values[] = {url_.c_str(), options.c_str(), connect_timeout.c_str(), nullptr};
   auto c = std::make_unique<Connection>();
   c->pg = PQconnectStartParams(keys, values, 1);
@@ -110,7 +117,8 @@ Task<std::unique_ptr<PostgresDatabase::Connection>> PostgresDatabase::Connect() 
     c->socket.reset();
     st = PQconnectPoll(c->pg);
   }
-  if (PQsetnonblocking(c->pg, 1) != 0) throw DatabaseError("postgres: cannot set non-blocking: " + c->Error());
+  if (PQsetnonblocking(c->pg, 1) != 0)
+    throw DatabaseError("postgres: cannot set non-blocking: " + c->Error());
   int fd = ::dup(PQsocket(c->pg));
   if (fd < 0) throw DatabaseError("postgres: no socket");
   c->socket = std::make_unique<asio::posix::stream_descriptor>(executor_, fd);
@@ -215,7 +223,8 @@ Rows TakeRows(std::vector<PGresult*>& results, std::string_view name) {
           if (PQgetisnull(r, i, c)) {
             row.cells.emplace_back(std::nullopt);
           } else {
-            row.cells.emplace_back(std::string(PQgetvalue(r, i, c), static_cast<std::size_t>(PQgetlength(r, i, c))));
+            row.cells.emplace_back(
+                std::string(PQgetvalue(r, i, c), static_cast<std::size_t>(PQgetlength(r, i, c))));
           }
         }
         out.rows.push_back(std::move(row));
@@ -240,11 +249,12 @@ Task<Rows> PostgresDatabase::Execute(Query q, Params params) {
   auto lease = co_await Acquire();
   const std::string sql(q.sql);
   ParamBuffers buffers(params);
-  if (PQsendQueryParams(lease.conn->pg, sql.c_str(), static_cast<int>(params.size()), nullptr, buffers.values.data(),
-                        nullptr, nullptr, 0) == 0) {
+  if (PQsendQueryParams(lease.conn->pg, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                        buffers.values.data(), nullptr, nullptr, 0) == 0) {
     throw DatabaseError(std::string(q.name) + ": " + lease.conn->Error());
   }
-  auto results = co_await lease.conn->Collect(std::chrono::steady_clock::now() + timeout_ + std::chrono::seconds(1));
+  auto results = co_await lease.conn->Collect(std::chrono::steady_clock::now() + timeout_ +
+                                              std::chrono::seconds(1));
   lease.healthy = true;  // the connection is in a clean state even if the statement failed
   co_return TakeRows(results, q.name);
 }

@@ -11,7 +11,8 @@ namespace bro::storage {
 namespace {
 
 [[noreturn]] void Throw(sqlite3* db, std::string_view what) {
-  throw DatabaseError(std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+  throw DatabaseError(std::string(what) + ": " +
+                      (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
 }
 
 }  // namespace
@@ -38,8 +39,8 @@ struct SqliteDatabase::Connection {
     std::string key(sql);
     if (auto it = statements.find(key); it != statements.end()) return it->second;
     sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v3(db, key.c_str(), static_cast<int>(key.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
-                           nullptr) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(db, key.c_str(), static_cast<int>(key.size()), SQLITE_PREPARE_PERSISTENT,
+                           &stmt, nullptr) != SQLITE_OK) {
       Throw(db, "sqlite prepare");
     }
     statements.emplace(std::move(key), stmt);
@@ -51,7 +52,8 @@ struct SqliteDatabase::Connection {
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     for (std::size_t i = 0; i < params.size(); ++i) {
-      // Placeholders are written $1, $2 ... as in PostgreSQL; bind by name so order of use does not matter.
+      // Placeholders are written $1, $2 ... as in PostgreSQL; bind by name so order of use does not
+      // matter.
       std::string name(1, '$');
       name += std::to_string(i + 1);
       int idx = sqlite3_bind_parameter_index(stmt, name.c_str());
@@ -84,7 +86,8 @@ struct SqliteDatabase::Connection {
           row.cells.emplace_back(std::nullopt);
         } else {
           const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-          row.cells.emplace_back(std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
+          row.cells.emplace_back(
+              std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
         }
       }
       out.rows.push_back(std::move(row));
@@ -97,10 +100,12 @@ struct SqliteDatabase::Connection {
 
 SqliteDatabase::SqliteDatabase(std::string path, int connections, std::chrono::milliseconds timeout)
     : path_(std::move(path)), timeout_(timeout), pool_(static_cast<std::size_t>(connections)) {
-  if (auto dir = std::filesystem::path(path_).parent_path(); !dir.empty()) std::filesystem::create_directories(dir);
+  if (auto dir = std::filesystem::path(path_).parent_path(); !dir.empty())
+    std::filesystem::create_directories(dir);
   for (int i = 0; i < connections; ++i) {
     auto c = std::make_unique<Connection>();
-    if (sqlite3_open_v2(path_.c_str(), &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+    if (sqlite3_open_v2(path_.c_str(), &c->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         nullptr) != SQLITE_OK) {
       Throw(c->db, "sqlite open " + path_);
     }
@@ -112,7 +117,9 @@ SqliteDatabase::SqliteDatabase(std::string path, int connections, std::chrono::m
   }
 }
 
-SqliteDatabase::~SqliteDatabase() { pool_.join(); }
+SqliteDatabase::~SqliteDatabase() {
+  pool_.join();
+}
 
 SqliteDatabase::Connection& SqliteDatabase::Acquire() {
   std::unique_lock lock(mu_);
