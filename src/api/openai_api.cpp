@@ -73,9 +73,8 @@ http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& aut
 }
 
 OpenAiApi::OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog,
-                     usage::UsageRecorder& usage, gateway::GatewayMetrics& metrics,
-                     observability::Logger& log)
-    : auth_(auth), catalog_(catalog), usage_(usage), metrics_(metrics), log_(log) {}
+                     usage::UsageRecorder& usage, gateway::GatewayMetrics& metrics)
+    : auth_(auth), catalog_(catalog), usage_(usage), metrics_(metrics) {}
 
 void OpenAiApi::Register(http::Router& router, const config::ServerConfig& server) {
   router.Add({http::Verb::get, "/v1/models", "/v1/models",

@@ -14,7 +14,7 @@ namespace bro::api {
 class OpenAiApi {
  public:
   OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog, usage::UsageRecorder& usage,
-            gateway::GatewayMetrics& metrics, observability::Logger& log);
+            gateway::GatewayMetrics& metrics);
   void Register(http::Router& router, const config::ServerConfig& server);
 
  private:
@@ -26,7 +26,6 @@ class OpenAiApi {
   gateway::ModelCatalog& catalog_;
   usage::UsageRecorder& usage_;
   gateway::GatewayMetrics& metrics_;
-  observability::Logger& log_;
 };
 
 // Resolves the caller or produces the 401 answer. Shared by every authenticated route.

@@ -182,7 +182,7 @@ int App::Serve(const std::string& role) {
   std::atomic<bool> draining{false};
   http::Router api_router;
   api::HealthApi health(*db, draining);
-  api::OpenAiApi openai(authenticator, catalog, usage, gateway_metrics, log_);
+  api::OpenAiApi openai(authenticator, catalog, usage, gateway_metrics);
   health.Register(api_router);
   if (role != "worker") openai.Register(api_router, cfg_.server);
 
