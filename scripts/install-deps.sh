@@ -12,7 +12,7 @@ build_pkgs=(
 test_pkgs=(
   googletest libgtest-dev libgmock-dev
   postgresql-15 redis-server nginx-light haproxy prometheus
-  nodejs npm wrk yamllint shellcheck gcovr clang clang-format clang-tidy
+  sqlite3 nodejs npm wrk yamllint shellcheck gcovr clang clang-format clang-tidy
 )
 
 pkgs=("${build_pkgs[@]}")

@@ -74,7 +74,11 @@ http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& aut
 
 OpenAiApi::OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog,
                      usage::UsageRecorder& usage, gateway::GatewayMetrics& metrics)
-    : auth_(auth), catalog_(catalog), usage_(usage), metrics_(metrics) {}
+    : auth_(auth), catalog_(catalog), usage_(usage), metrics_(metrics) {
+  for (const auto& m : catalog_.Models()) {
+    route_metrics_.emplace(&m, metrics_.ForRoute(std::string(m.provider->Name()), m.name));
+  }
+}
 
 void OpenAiApi::Register(http::Router& router, const config::ServerConfig& server) {
   router.Add({http::Verb::get, "/v1/models", "/v1/models",
@@ -134,23 +138,21 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
 
   const std::string provider(route->provider->Name());
   const int status = outcome.client_gone ? 499 : static_cast<int>(outcome.status);
-  const std::string outcome_label = outcome.client_gone           ? "client_disconnected"
-                                    : !outcome.error_code.empty() ? "error"
-                                                                  : "success";
-  metrics_.calls.With({provider, route->name, outcome_label}).Inc();
-  metrics_.upstream_duration.With({provider, route->name})
-      .Observe(std::chrono::duration<double>(elapsed).count());
+  auto& m = route_metrics_.at(route);
+  (outcome.client_gone           ? m.client_disconnected
+   : !outcome.error_code.empty() ? m.error
+                                 : m.success)
+      .Inc();
+  m.upstream_duration.Observe(std::chrono::duration<double>(elapsed).count());
   if (outcome.time_to_first_token) {
-    metrics_.time_to_first_token.With({provider, route->name})
-        .Observe(std::chrono::duration<double>(*outcome.time_to_first_token).count());
+    m.time_to_first_token.Observe(
+        std::chrono::duration<double>(*outcome.time_to_first_token).count());
   }
-  metrics_.tokens.With({provider, route->name, "prompt"})
-      .Inc(static_cast<std::uint64_t>(outcome.usage.prompt_tokens));
-  metrics_.tokens.With({provider, route->name, "completion"})
-      .Inc(static_cast<std::uint64_t>(outcome.usage.completion_tokens));
+  m.prompt_tokens.Inc(static_cast<std::uint64_t>(outcome.usage.prompt_tokens));
+  m.completion_tokens.Inc(static_cast<std::uint64_t>(outcome.usage.completion_tokens));
 
   usage::UsageRecord rec;
-  rec.id = common::RandomHex(16);
+  rec.id = common::TimeOrderedId();
   rec.created_at = common::NowIso8601();
   rec.request_id = ex.TraceId() + "-" + ex.SpanId();
   rec.api_key_id = principal->key_id;

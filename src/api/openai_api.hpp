@@ -1,5 +1,7 @@
 #pragma once
 
+#include <unordered_map>
+
 #include "auth/api_keys.hpp"
 #include "config/config.hpp"
 #include "gateway/catalog.hpp"
@@ -26,6 +28,7 @@ class OpenAiApi {
   gateway::ModelCatalog& catalog_;
   usage::UsageRecorder& usage_;
   gateway::GatewayMetrics& metrics_;
+  std::unordered_map<const gateway::ModelRoute*, gateway::GatewayMetrics::Route> route_metrics_;
 };
 
 // Resolves the caller or produces the 401 answer. Shared by every authenticated route.

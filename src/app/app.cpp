@@ -136,7 +136,8 @@ int App::Serve(const std::string& role) {
   const int threads = cfg_.server.io_threads > 0
                           ? cfg_.server.io_threads
                           : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  asio::io_context ioc(threads);
+  http::IoPool io(threads);
+  auto& ioc = io.Main();
   auto db = OpenDatabase(cfg_.database, ioc.get_executor());
   if (cfg_.database.migrate_on_start) RunSync(ioc, MigrateTask(*db, log_));
 
@@ -176,8 +177,8 @@ int App::Serve(const std::string& role) {
   asio::ssl::context ssl(asio::ssl::context::tls_client);
   ssl.set_default_verify_paths();
   ssl.set_verify_mode(asio::ssl::verify_peer);
-  gateway::ModelCatalog catalog(cfg_, ioc.get_executor(), ssl);
-  usage::UsageRecorder usage(*db, asio::make_strand(ioc), cfg_.usage, log_, registry);
+  gateway::ModelCatalog catalog(cfg_, ssl);
+  usage::UsageRecorder usage(*db, ioc.get_executor(), cfg_.usage, log_, registry);
 
   std::atomic<bool> draining{false};
   http::Router api_router;
@@ -212,7 +213,7 @@ int App::Serve(const std::string& role) {
   metrics_options.access_log = false;
   metrics_options.max_connections = 64;
 
-  http::Server api_server(ioc, api_options, api_router, log_, http_metrics);
+  http::Server api_server(io, api_options, api_router, log_, http_metrics);
   http::Server metrics_server(ioc, metrics_options, metrics_router, log_, http_metrics);
   unsigned short api_port = 0, metrics_port = 0;
   try {
@@ -241,7 +242,6 @@ int App::Serve(const std::string& role) {
   if (cfg_.metrics.enabled) std::cerr << " (metrics on :" << metrics_port << "/metrics)";
   std::cerr << std::endl;
 
-  auto work = asio::make_work_guard(ioc);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   asio::co_spawn(
       ioc,
@@ -268,16 +268,11 @@ int App::Serve(const std::string& role) {
         metrics_server.BeginDrain();
         metrics_server.CloseAll();
         log_.Info("shutdown complete");
-        work.reset();
-        ioc.stop();
+        io.Stop();
       },
       asio::detached);
 
-  ioc.restart();
-  std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
-  ioc.run();
-  for (auto& t : pool) t.join();
+  io.Run();
   log_.Flush();
   return 0;
 }

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <chrono>
+#include <cstdio>
 #include <random>
 #include <stdexcept>
 
@@ -44,6 +46,16 @@ std::string RandomHex(std::size_t n) {
       raw[i + j] = static_cast<char>((v >> (j * 8)) & 0xFF);
   }
   return HexEncode(raw);
+}
+
+std::string TimeOrderedId() {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  char prefix[16];
+  std::snprintf(prefix, sizeof prefix, "%012llx",
+                static_cast<unsigned long long>(ms) & 0xFFFFFFFFFFFFULL);
+  return std::string(prefix, 12) + RandomHex(10);
 }
 
 double RandomUnit() {

@@ -12,6 +12,10 @@ std::string RandomHex(std::size_t n);
 // Non-cryptographic uniform double in [0, 1).
 double RandomUnit();
 
+// 32 hex characters: milliseconds since the epoch, then random bits. Sorts by creation time,
+// so inserts append to the end of a primary-key index instead of touching random pages.
+std::string TimeOrderedId();
+
 std::string HexEncode(std::string_view bytes);
 // URL-safe base64 without padding.
 std::string Base64Url(std::string_view bytes);

@@ -5,15 +5,14 @@
 
 namespace bro::gateway {
 
-ModelCatalog::ModelCatalog(const config::Config& cfg, boost::asio::any_io_executor io_executor,
-                           boost::asio::ssl::context& ssl) {
+ModelCatalog::ModelCatalog(const config::Config& cfg, boost::asio::ssl::context& ssl) {
   std::unordered_map<std::string, Provider*> by_name;
   for (const auto& p : cfg.providers) {
     std::unique_ptr<Provider> provider;
     if (p.type == "echo") {
       provider = std::make_unique<EchoProvider>(p);
     } else {
-      provider = std::make_unique<OpenAiProvider>(p, io_executor, ssl);
+      provider = std::make_unique<OpenAiProvider>(p, ssl);
     }
     by_name[p.name] = provider.get();
     providers_.push_back(std::move(provider));

@@ -21,8 +21,7 @@ struct ModelRoute {
 // Public model names and the provider that serves each, built from config.
 class ModelCatalog {
  public:
-  ModelCatalog(const config::Config& cfg, boost::asio::any_io_executor io_executor,
-               boost::asio::ssl::context& ssl);
+  ModelCatalog(const config::Config& cfg, boost::asio::ssl::context& ssl);
   const ModelRoute* Find(std::string_view name) const;
   const std::vector<ModelRoute>& Models() const { return models_; }
 

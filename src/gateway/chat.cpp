@@ -1,5 +1,6 @@
 #include "gateway/chat.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <set>
@@ -74,7 +75,8 @@ std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body) {
   boost::system::error_code ec;
   json::parse_options opts;
   opts.max_depth = 64;
-  v = json::parse(body, ec, {}, opts);
+  // One arena per request: the parsed tree is freed at once when the request ends.
+  v = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>(), opts);
   if (ec) {
     return Invalid("We could not parse the JSON body of your request. (" + ec.message() + ")", {},
                    "invalid_json");
@@ -82,6 +84,7 @@ std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body) {
   if (!v.is_object()) return Invalid("The request body must be a JSON object.", {}, "invalid_json");
   ChatRequest req;
   req.body = std::move(v.as_object());
+  req.raw = body;
   const auto& o = req.body;
 
   const auto* model = o.if_contains("model");

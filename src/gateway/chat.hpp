@@ -17,7 +17,8 @@ using http::Task;
 
 // A validated OpenAI chat completion request. `body` is the client's JSON as sent.
 struct ChatRequest {
-  boost::json::object body;
+  boost::json::object body;  // allocated from a per-request arena (monotonic resource)
+  std::string_view raw;      // the bytes the client sent (owned by the HTTP request)
   std::string model;
   bool stream = false;
   bool include_usage = false;

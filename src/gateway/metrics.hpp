@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+
 #include "observability/metrics.hpp"
 
 namespace bro::gateway {
@@ -19,6 +21,26 @@ struct GatewayMetrics {
         tokens(r.AddCounter("bro_ai_tokens_total",
                             "Tokens by provider, model and type (prompt, completion).",
                             {"provider", "model", "type"})) {}
+
+  // The metric objects of one (provider, model) pair, resolved once.
+  struct Route {
+    observability::Counter& success;
+    observability::Counter& error;
+    observability::Counter& client_disconnected;
+    observability::Histogram& upstream_duration;
+    observability::Histogram& time_to_first_token;
+    observability::Counter& prompt_tokens;
+    observability::Counter& completion_tokens;
+  };
+  Route ForRoute(const std::string& provider, const std::string& model) {
+    return {calls.With({provider, model, "success"}),
+            calls.With({provider, model, "error"}),
+            calls.With({provider, model, "client_disconnected"}),
+            upstream_duration.With({provider, model}),
+            time_to_first_token.With({provider, model}),
+            tokens.With({provider, model, "prompt"}),
+            tokens.With({provider, model, "completion"})};
+  }
 
   observability::Family<observability::Counter>& calls;
   observability::Family<observability::Histogram>& upstream_duration;

@@ -11,6 +11,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -29,12 +30,17 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxResponseBytes = 64 * 1024 * 1024;
 constexpr std::size_t kMaxErrorBytes = 1024 * 1024;
 
+// Runs one (lazily started) operation on the connection under the stream's own deadline;
+// nullopt when the deadline passed. The connection lives on this coroutine's thread
+// (UpstreamPool), so the stream's timer is safe to use.
 template <class T>
-Task<std::optional<T>> BeforeDeadline(asio::awaitable<T> op, Clock::time_point deadline) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
-  auto r = co_await (std::move(op) || timer.async_wait(as_tuple(use_awaitable)));
-  if (r.index() == 0) co_return std::get<0>(std::move(r));
-  co_return std::nullopt;
+Task<std::optional<T>> BeforeDeadline(UpstreamConnection& c, asio::awaitable<T> op,
+                                      Clock::time_point deadline) {
+  c.Lowest().expires_at(deadline);
+  T r = co_await std::move(op);
+  c.Lowest().expires_never();
+  if (std::get<0>(r) == beast::error::timeout) co_return std::nullopt;
+  co_return r;
 }
 
 ApiError UpstreamError(http::Status status, std::string code, std::string message) {
@@ -101,14 +107,12 @@ struct OpenAiProvider::Progress {
   std::optional<std::chrono::milliseconds> ttft;
 };
 
-OpenAiProvider::OpenAiProvider(const config::ProviderConfig& cfg, asio::any_io_executor io_executor,
-                               asio::ssl::context& ssl)
+OpenAiProvider::OpenAiProvider(const config::ProviderConfig& cfg, asio::ssl::context& ssl)
     : name_(cfg.name),
       api_key_(cfg.api_key),
       first_token_timeout_(cfg.first_token_timeout),
       total_timeout_(cfg.total_timeout),
-      pool_(std::move(io_executor), ParseBaseUrl(cfg.base_url), ssl, cfg.max_idle_connections,
-            cfg.connect_timeout) {}
+      pool_(ParseBaseUrl(cfg.base_url), ssl, cfg.max_idle_connections, cfg.connect_timeout) {}
 
 Task<ChatOutcome> OpenAiProvider::Chat(const ChatCall& call, StreamSink& sink) {
   Progress progress;
@@ -136,12 +140,21 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
   const bool stream = call.request.stream;
   const bool drop_usage_chunk = stream && !call.request.include_usage;
 
-  json::object body = call.request.body;
-  body["model"] = call.upstream_model;
-  if (stream) {
-    auto& so = body["stream_options"];
-    if (!so.is_object()) so = json::object{};
-    so.as_object()["include_usage"] = true;
+  // Forward the client's bytes unchanged when nothing needs rewriting (the common case);
+  // otherwise re-serialize with the upstream model name and usage reporting on.
+  const bool rewrite = call.upstream_model != call.request.model || drop_usage_chunk;
+  std::string payload;
+  if (rewrite) {
+    json::object body = call.request.body;
+    body["model"] = call.upstream_model;
+    if (stream) {
+      auto& so = body["stream_options"];
+      if (!so.is_object()) so = json::object{};
+      so.as_object()["include_usage"] = true;
+    }
+    payload = json::serialize(body);
+  } else {
+    payload = std::string(call.request.raw);
   }
   const auto& target = pool_.Target();
   bhttp::request<bhttp::string_body> req{bhttp::verb::post, target.base_path + "/chat/completions",
@@ -155,7 +168,7 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
   req.set("traceparent", "00-" + call.trace_id + "-" + call.span_id + "-01");
   if (!api_key_.empty()) req.set(bhttp::field::authorization, "Bearer " + api_key_);
   req.keep_alive(true);
-  req.body() = json::serialize(body);
+  req.body() = std::move(payload);
   req.prepare_payload();
 
   // Send the request and read the response head; a stale keep-alive connection gets one fresh
@@ -178,9 +191,10 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
                       : UpstreamError(http::Status::bad_gateway, "upstream_unavailable",
                                       "The upstream provider could not be reached."));
     }
-    auto w = co_await BeforeDeadline(
-        conn->With([&](auto& s) { return bhttp::async_write(s, req, as_tuple(use_awaitable)); }),
-        total_deadline);
+    auto w = co_await BeforeDeadline(*conn, conn->With([&](auto& s) {
+      return bhttp::async_write(s, req, as_tuple(use_awaitable));
+    }),
+                                     total_deadline);
     if (!w) {
       co_return ErrorOutcome(
           UpstreamError(http::Status::gateway_timeout, "upstream_timeout",
@@ -189,7 +203,7 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
     boost::system::error_code ec = std::get<0>(*w);
     if (!ec) {
       head_parser.body_limit(boost::none);
-      auto h = co_await BeforeDeadline(conn->With([&](auto& s) {
+      auto h = co_await BeforeDeadline(*conn, conn->With([&](auto& s) {
         return bhttp::async_read_header(s, conn->buffer, head_parser, as_tuple(use_awaitable));
       }),
                                        first_deadline);
@@ -215,7 +229,7 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
       -> Task<std::optional<std::pair<boost::system::error_code, std::string_view>>> {
     parser.get().body().data = buf;
     parser.get().body().size = sizeof buf;
-    auto r = co_await BeforeDeadline(conn->With([&](auto& s) {
+    auto r = co_await BeforeDeadline(*conn, conn->With([&](auto& s) {
       return bhttp::async_read_some(s, conn->buffer, parser, as_tuple(use_awaitable));
     }),
                                      deadline);
@@ -273,7 +287,9 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
     ChatOutcome out;
     out.status = http::Status::ok;
     boost::system::error_code jec;
-    auto parsed = json::parse(content, jec);
+    unsigned char arena[8192];
+    json::monotonic_resource mr(arena, sizeof arena);
+    auto parsed = json::parse(content, jec, &mr);
     bool found = false;
     if (!jec && parsed.is_object()) ReadUsage(parsed.as_object(), out.usage, found);
     if (!found) out.usage.prompt_tokens = EstimatePromptTokens(call.request.body);
@@ -303,7 +319,9 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
       saw_done = true;
     } else if (!data.empty()) {
       boost::system::error_code jec;
-      auto v = json::parse(data, jec);
+      unsigned char arena[4096];
+      json::monotonic_resource mr(arena, sizeof arena);
+      auto v = json::parse(data, jec, &mr);
       if (!jec && v.is_object()) {
         const auto& o = v.as_object();
         if (o.contains("error")) out.error_code = "upstream_stream_error";

@@ -16,8 +16,7 @@ namespace bro::gateway {
 // recorded, and the usage-only chunk is dropped if the client did not ask for it.
 class OpenAiProvider : public Provider {
  public:
-  OpenAiProvider(const config::ProviderConfig& cfg, asio::any_io_executor io_executor,
-                 asio::ssl::context& ssl);
+  OpenAiProvider(const config::ProviderConfig& cfg, asio::ssl::context& ssl);
   std::string_view Name() const override { return name_; }
   std::string_view Type() const override { return "openai"; }
   Task<ChatOutcome> Chat(const ChatCall& call, StreamSink& sink) override;

@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -34,21 +35,29 @@ UpstreamTarget ParseBaseUrl(const std::string& url) {
   return t;
 }
 
-UpstreamPool::UpstreamPool(asio::any_io_executor io_executor, UpstreamTarget target,
-                           asio::ssl::context& ssl, int max_idle,
+namespace {
+
+const void* ContextOf(const asio::any_io_executor& ex) {
+  return &asio::query(ex, asio::execution::context_as<asio::execution_context&>);
+}
+
+}  // namespace
+
+UpstreamPool::UpstreamPool(UpstreamTarget target, asio::ssl::context& ssl, int max_idle,
                            std::chrono::milliseconds connect_timeout)
-    : io_executor_(std::move(io_executor)),
-      target_(std::move(target)),
+    : target_(std::move(target)),
       ssl_(ssl),
       max_idle_(static_cast<std::size_t>(max_idle)),
       connect_timeout_(connect_timeout) {}
 
 Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::Acquire() {
+  const void* context = ContextOf(co_await asio::this_coro::executor);
   {
     std::lock_guard lock(mu_);
-    while (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
+    auto& idle = idle_[context];
+    while (!idle.empty()) {
+      auto c = std::move(idle.back());
+      idle.pop_back();
       if (c->Lowest().socket().is_open()) {
         c->reused = true;
         co_return c;
@@ -59,7 +68,7 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::Acquire() {
 }
 
 Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect() {
-  auto ex = io_executor_;
+  auto ex = co_await asio::this_coro::executor;
   auto deadline = std::chrono::steady_clock::now() + connect_timeout_;
   tcp::resolver resolver(ex);
   auto [rec, endpoints] =
@@ -69,6 +78,7 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect() {
     throw UpstreamConnectError("resolve timed out", true);
 
   auto c = std::make_unique<UpstreamConnection>();
+  c->context = ContextOf(ex);
   if (target_.tls) {
     c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, ssl_);
   } else {
@@ -103,12 +113,15 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect() {
 void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> c) {
   c->Lowest().expires_never();
   std::lock_guard lock(mu_);
-  if (idle_.size() < max_idle_) idle_.push_back(std::move(c));
+  auto& idle = idle_[c->context];
+  if (idle.size() < max_idle_) idle.push_back(std::move(c));
 }
 
 std::size_t UpstreamPool::Idle() const {
   std::lock_guard lock(mu_);
-  return idle_.size();
+  std::size_t n = 0;
+  for (const auto& [context, idle] : idle_) n += idle.size();
+  return n;
 }
 
 }  // namespace bro::gateway

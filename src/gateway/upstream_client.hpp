@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "http/types.hpp"
@@ -37,6 +38,7 @@ class UpstreamConnection {
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
   bool reused = false;
+  const void* context = nullptr;  // the io_context the connection's socket belongs to
 
   beast::tcp_stream& Lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
   template <class F>
@@ -51,10 +53,11 @@ class UpstreamConnection {
 // after a clean, complete exchange.
 class UpstreamPool {
  public:
-  // `io_executor` is the io_context's executor: pooled connections move between
-  // request coroutines, so they are not tied to any one connection's strand.
-  UpstreamPool(asio::any_io_executor io_executor, UpstreamTarget target, asio::ssl::context& ssl,
-               int max_idle, std::chrono::milliseconds connect_timeout);
+  // Connections belong to the io_context of the coroutine that opened them and are
+  // only handed to coroutines of that same context, so a connection's I/O and
+  // timers always run on the thread of the request using it (see http::IoPool).
+  UpstreamPool(UpstreamTarget target, asio::ssl::context& ssl, int max_idle,
+               std::chrono::milliseconds connect_timeout);
   Task<std::unique_ptr<UpstreamConnection>> Acquire();
   Task<std::unique_ptr<UpstreamConnection>> Connect();
   void Release(std::unique_ptr<UpstreamConnection> c);
@@ -62,13 +65,12 @@ class UpstreamPool {
   std::size_t Idle() const;
 
  private:
-  asio::any_io_executor io_executor_;
   UpstreamTarget target_;
   asio::ssl::context& ssl_;
   std::size_t max_idle_;
   std::chrono::milliseconds connect_timeout_;
   mutable std::mutex mu_;
-  std::vector<std::unique_ptr<UpstreamConnection>> idle_;
+  std::unordered_map<const void*, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
 };
 
 // Raised when a connection cannot be made (refused, DNS, TLS, timeout).

@@ -163,7 +163,21 @@ Task<void> Session::RejectAndClose(Status status, std::string code, std::string 
   server_.metrics_.rejected.With({server_.options_.name, reason}).Inc();
   ApiError e{status, "invalid_request_error", std::move(code), std::move(message), {}};
   auto res = MakeError(e, 11, false);
-  co_await Write(res);
+  if (!co_await Write(res)) co_return;
+  // Half-close, then read and discard what the client is still sending (bounded in time and
+  // bytes) so that closing does not reset the connection before it has read our answer.
+  boost::system::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  constexpr std::size_t kMaxDrainBytes = 4 * 1024 * 1024;
+  std::size_t drained = 0;
+  stream_.expires_after(std::chrono::seconds(1));
+  while (drained < kMaxDrainBytes) {
+    buffer_.clear();
+    auto [rec, n] =
+        co_await stream_.async_read_some(buffer_.prepare(16384), as_tuple(use_awaitable));
+    if (rec) break;
+    drained += n;
+  }
 }
 
 void Session::AccessLog(const Request& req, std::string_view route, unsigned status,
@@ -216,7 +230,9 @@ Task<void> Session::Run() {
 
     beast::http::request_parser<beast::http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
-    parser.body_limit(opt.max_body_bytes);
+    // The body limit depends on the route, known only after the head: Beast would otherwise
+    // refuse a large Content-Length while reading the head itself.
+    parser.body_limit(boost::none);
     stream_.expires_after(opt.read_timeout);
     auto [hec, hn] =
         co_await beast::http::async_read_header(stream_, buffer_, parser, as_tuple(use_awaitable));
@@ -396,11 +412,22 @@ HttpMetrics::HttpMetrics(observability::Registry& r)
 Server::Server(asio::io_context& ioc, ServerOptions options, const Router& router,
                observability::Logger& log, HttpMetrics& metrics)
     : ioc_(ioc),
+      next_executor_([&ioc] { return asio::any_io_executor(asio::make_strand(ioc)); }),
       options_(std::move(options)),
       router_(router),
       log_(log),
       metrics_(metrics),
       acceptor_(ioc) {}
+
+Server::Server(IoPool& pool, ServerOptions options, const Router& router,
+               observability::Logger& log, HttpMetrics& metrics)
+    : ioc_(pool.Main()),
+      next_executor_([&pool] { return pool.Next(); }),
+      options_(std::move(options)),
+      router_(router),
+      log_(log),
+      metrics_(metrics),
+      acceptor_(pool.Main()) {}
 
 Server::~Server() = default;
 
@@ -419,8 +446,7 @@ void Server::Start() {
 
 Task<void> Server::AcceptLoop() {
   for (;;) {
-    auto [ec, socket] =
-        co_await acceptor_.async_accept(asio::make_strand(ioc_), as_tuple(use_awaitable));
+    auto [ec, socket] = co_await acceptor_.async_accept(next_executor_(), as_tuple(use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       // Out of descriptors or a transient error: back off briefly instead of spinning.

@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "http/io_pool.hpp"
 #include "http/types.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
@@ -110,8 +111,12 @@ struct HttpMetrics {
 
 class Server {
  public:
+  // Connections on strands of one multi-threaded io_context.
   Server(asio::io_context& ioc, ServerOptions options, const Router& router,
          observability::Logger& log, HttpMetrics& metrics);
+  // Connections spread over the contexts of an IoPool (one thread each, no strands).
+  Server(IoPool& pool, ServerOptions options, const Router& router, observability::Logger& log,
+         HttpMetrics& metrics);
   ~Server();
 
   // Binds and listens; returns the bound port (useful with port 0). Throws on failure.
@@ -133,6 +138,7 @@ class Server {
   void Unregister(Session* s);
 
   asio::io_context& ioc_;
+  std::function<asio::any_io_executor()> next_executor_;
   ServerOptions options_;
   const Router& router_;
   observability::Logger& log_;

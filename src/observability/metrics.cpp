@@ -105,7 +105,16 @@ Family<Histogram>& Registry::AddHistogram(std::string name, std::string help,
 void Registry::AddCallbackGauge(std::string name, std::string help, std::vector<std::string> labels,
                                 std::function<std::vector<GaugeSample>()> read) {
   std::lock_guard lock(mu_);
-  callbacks_.push_back({std::move(name), std::move(help), std::move(labels), std::move(read)});
+  callbacks_.push_back(
+      {std::move(name), std::move(help), "gauge", std::move(labels), std::move(read)});
+}
+
+void Registry::AddCallbackCounter(std::string name, std::string help,
+                                  std::vector<std::string> labels,
+                                  std::function<std::vector<GaugeSample>()> read) {
+  std::lock_guard lock(mu_);
+  callbacks_.push_back(
+      {std::move(name), std::move(help), "counter", std::move(labels), std::move(read)});
 }
 
 std::string Registry::Render() const {
@@ -129,7 +138,7 @@ std::string Registry::Render() const {
     });
   }
   for (const auto& cb : callbacks_) {
-    AppendHeader(out, cb.name, cb.help, "gauge");
+    AppendHeader(out, cb.name, cb.help, cb.type);
     for (const auto& s : cb.read()) {
       out += cb.name;
       AppendLabels(out, cb.labels, s.labels);
@@ -175,8 +184,8 @@ void RegisterProcessMetrics(Registry& registry, const std::string& version) {
         return std::vector<GaugeSample>{
             {{}, static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE))}};
       });
-  registry.AddCallbackGauge(
-      "process_cpu_seconds", "User and system CPU time spent, in seconds.", {}, [] {
+  registry.AddCallbackCounter(
+      "process_cpu_seconds_total", "User and system CPU time spent, in seconds.", {}, [] {
         std::ifstream in("/proc/self/stat");
         std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         auto close = content.rfind(')');

@@ -114,6 +114,9 @@ class Registry {
                                   std::vector<std::string> labels, std::vector<double> bounds);
   void AddCallbackGauge(std::string name, std::string help, std::vector<std::string> labels,
                         std::function<std::vector<GaugeSample>()> read);
+  // A counter kept elsewhere (e.g. the kernel's CPU time), read at scrape time.
+  void AddCallbackCounter(std::string name, std::string help, std::vector<std::string> labels,
+                          std::function<std::vector<GaugeSample>()> read);
 
   // Text exposition of every metric, for GET /metrics.
   std::string Render() const;
@@ -121,6 +124,7 @@ class Registry {
  private:
   struct Callback {
     std::string name, help;
+    const char* type;
     std::vector<std::string> labels;
     std::function<std::vector<GaugeSample>()> read;
   };

@@ -42,7 +42,8 @@ struct UsageRecord {
 // retried; what cannot be buffered is counted and logged, never silently lost.
 class UsageRecorder {
  public:
-  // `executor` must be a strand: the flush timer lives on it.
+  // `executor` must not run handlers concurrently (a strand or a single-threaded io_context):
+  // the flush timer lives on it.
   UsageRecorder(storage::Database& db, boost::asio::any_io_executor executor,
                 const config::UsageConfig& cfg, observability::Logger& log,
                 observability::Registry& metrics);

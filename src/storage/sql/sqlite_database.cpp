@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <unordered_map>
 
@@ -17,12 +18,18 @@ namespace {
 
 }  // namespace
 
+// A prepared statement and, for each $N parameter, its SQLite bind index (0 when unused).
+struct Prepared {
+  sqlite3_stmt* stmt = nullptr;
+  std::vector<int> index_of;
+};
+
 struct SqliteDatabase::Connection {
   sqlite3* db = nullptr;
-  std::unordered_map<std::string, sqlite3_stmt*> statements;
+  std::unordered_map<std::string, Prepared> statements;
 
   ~Connection() {
-    for (auto& [sql, stmt] : statements) sqlite3_finalize(stmt);
+    for (auto& [sql, p] : statements) sqlite3_finalize(p.stmt);
     sqlite3_close_v2(db);
   }
 
@@ -35,7 +42,7 @@ struct SqliteDatabase::Connection {
     }
   }
 
-  sqlite3_stmt* Prepare(std::string_view sql) {
+  const Prepared& Prepare(std::string_view sql) {
     std::string key(sql);
     if (auto it = statements.find(key); it != statements.end()) return it->second;
     sqlite3_stmt* stmt = nullptr;
@@ -43,20 +50,28 @@ struct SqliteDatabase::Connection {
                            &stmt, nullptr) != SQLITE_OK) {
       Throw(db, "sqlite prepare");
     }
-    statements.emplace(std::move(key), stmt);
-    return stmt;
+    // Placeholders are written $1, $2 ... as in PostgreSQL. Map each once to SQLite's index so
+    // that binding is by position, whatever order the SQL uses them in.
+    Prepared p{stmt, {}};
+    for (int idx = 1; idx <= sqlite3_bind_parameter_count(stmt); ++idx) {
+      const char* name = sqlite3_bind_parameter_name(stmt, idx);
+      if (name == nullptr || name[0] != '$') continue;
+      const int n = std::atoi(name + 1);
+      if (n <= 0) continue;
+      if (p.index_of.size() < static_cast<std::size_t>(n))
+        p.index_of.resize(static_cast<std::size_t>(n), 0);
+      p.index_of[static_cast<std::size_t>(n - 1)] = idx;
+    }
+    return statements.emplace(std::move(key), std::move(p)).first->second;
   }
 
   Rows Run(const Query& q, const Params& params) {
-    sqlite3_stmt* stmt = Prepare(q.sql);
+    const Prepared& prepared = Prepare(q.sql);
+    sqlite3_stmt* stmt = prepared.stmt;
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     for (std::size_t i = 0; i < params.size(); ++i) {
-      // Placeholders are written $1, $2 ... as in PostgreSQL; bind by name so order of use does not
-      // matter.
-      std::string name(1, '$');
-      name += std::to_string(i + 1);
-      int idx = sqlite3_bind_parameter_index(stmt, name.c_str());
+      const int idx = i < prepared.index_of.size() ? prepared.index_of[i] : 0;
       if (idx == 0) continue;
       int rc = SQLITE_OK;
       if (std::holds_alternative<std::nullptr_t>(params[i])) {
