@@ -3,6 +3,7 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,9 @@ class StreamSink {
   virtual Task<void> End() = 0;
   // Completes when the client disconnects (never otherwise).
   virtual Task<void> ClientGone() = 0;
+  // Calls on_gone if the client disconnects before StopWatchingClient(); no coroutine needed.
+  virtual void WatchClientGone(std::function<void()> on_gone) { (void)on_gone; }
+  virtual void StopWatchingClient() {}
 };
 
 // What a chat call produced. When `streamed` is false, `status`/`body` are the

@@ -101,6 +101,8 @@ std::string StreamErrorEvent(const std::string& code, const std::string& message
 }  // namespace
 
 struct OpenAiProvider::Progress {
+  bool client_gone = false;
+  UpstreamConnection* active = nullptr;  // the connection in use, closed if the client leaves
   std::size_t completion_chars = 0;
   Usage usage;
   bool usage_reported = false;
@@ -116,9 +118,18 @@ OpenAiProvider::OpenAiProvider(const config::ProviderConfig& cfg, asio::ssl::con
 
 Task<ChatOutcome> OpenAiProvider::Chat(const ChatCall& call, StreamSink& sink) {
   Progress progress;
-  auto r = co_await (Run(call, sink, progress) || sink.ClientGone());
-  if (r.index() == 0) co_return std::get<0>(std::move(r));
-  // The client left: the upstream exchange was cancelled and its connection dropped.
+  // If the client leaves, close the upstream connection: the pending upstream operation fails
+  // at once, Run returns, and the connection is dropped rather than pooled.
+  sink.WatchClientGone([&progress] {
+    progress.client_gone = true;
+    if (progress.active != nullptr) {
+      boost::system::error_code ec;
+      progress.active->Lowest().socket().close(ec);
+    }
+  });
+  auto result = co_await Run(call, sink, progress);
+  sink.StopWatchingClient();
+  if (!progress.client_gone) co_return result;
   ChatOutcome out;
   out.streamed = call.request.stream;
   out.client_gone = true;
@@ -184,6 +195,7 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
       } else {
         conn = co_await pool_.Connect();
       }
+      progress.active = conn.get();
     } catch (const UpstreamConnectError& e) {
       co_return ErrorOutcome(
           e.Timeout() ? UpstreamError(http::Status::gateway_timeout, "upstream_timeout",
@@ -200,6 +212,7 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
           UpstreamError(http::Status::gateway_timeout, "upstream_timeout",
                         "The upstream provider did not accept the request in time."));
     }
+    if (progress.client_gone) co_return ChatOutcome{};
     boost::system::error_code ec = std::get<0>(*w);
     if (!ec) {
       head_parser.body_limit(boost::none);
@@ -262,7 +275,10 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
     }
     const bool reusable = parser.keep_alive();
     std::string retry_after(parser.get()[bhttp::field::retry_after]);
-    if (reusable) pool_.Release(std::move(conn));
+    if (reusable) {
+      progress.active = nullptr;
+      pool_.Release(std::move(conn));
+    }
 
     if (!ok) {
       ChatOutcome out;
@@ -388,7 +404,10 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink, Pr
     co_await sink.End();
     co_return out;
   }
-  if (parser.keep_alive()) pool_.Release(std::move(conn));
+  if (parser.keep_alive()) {
+    progress.active = nullptr;
+    pool_.Release(std::move(conn));
+  }
   co_await sink.End();
   co_return out;
 }

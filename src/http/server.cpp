@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -150,6 +151,38 @@ Task<void> Exchange::WaitClientGone() {
   // The client pipelined its next request: it is still there. Wait until cancelled.
   asio::steady_timer forever(co_await asio::this_coro::executor, Clock::time_point::max());
   co_await forever.async_wait(as_tuple(use_awaitable));
+}
+
+void Exchange::WatchClientGone(std::function<void()> on_gone) {
+  StopWatchingClient();
+  watch_ = std::make_shared<Watch>();
+  watch_->on_gone = std::move(on_gone);
+  auto& socket = session_.stream_.socket();
+  socket.async_wait(
+      tcp::socket::wait_read,
+      asio::bind_executor(session_.stream_.get_executor(),
+                          [w = watch_, fd = socket.native_handle()](boost::system::error_code ec) {
+                            if (ec || w->stopped) return;
+                            char byte = 0;
+                            ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                            // Data means a pipelined request: the client is still there.
+                            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                              w->stopped = true;
+                              w->on_gone();
+                            }
+                          }));
+}
+
+void Exchange::StopWatchingClient() {
+  if (!watch_) return;
+  const bool pending = !watch_->stopped;
+  watch_->stopped = true;
+  watch_.reset();
+  if (pending) {
+    // Only the watch is outstanding on this socket now; cancel it so it does not linger.
+    boost::system::error_code ec;
+    session_.stream_.socket().cancel(ec);
+  }
 }
 
 Task<bool> Session::Write(Response& res) {

@@ -126,7 +126,7 @@ SqliteDatabase::SqliteDatabase(std::string path, int connections, std::chrono::m
     }
     sqlite3_busy_timeout(c->db, static_cast<int>(timeout_.count()));
     if (i == 0) c->Exec("PRAGMA journal_mode=WAL");
-    c->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    c->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
     idle_.push_back(c.get());
     all_.push_back(std::move(c));
   }
