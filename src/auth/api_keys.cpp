@@ -1,6 +1,8 @@
 #include "auth/api_keys.hpp"
 
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include <algorithm>
 #include <sstream>
@@ -84,13 +86,31 @@ bool Principal::MayUseModel(std::string_view model) const {
          std::find(allowed_models.begin(), allowed_models.end(), model) != allowed_models.end();
 }
 
-KeyHasher::KeyHasher(std::string secret) : secret_(std::move(secret)) {}
+KeyHasher::KeyHasher(std::string secret) {
+  std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr),
+                                                        &EVP_MAC_free);
+  if (!mac) throw std::runtime_error("OpenSSL: HMAC unavailable");
+  keyed_.reset(EVP_MAC_CTX_new(mac.get()), &EVP_MAC_CTX_free);
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                               OSSL_PARAM_construct_end()};
+  if (!keyed_ || EVP_MAC_init(keyed_.get(), reinterpret_cast<const unsigned char*>(secret.data()),
+                              secret.size(), params) != 1) {
+    throw std::runtime_error("OpenSSL: cannot key HMAC-SHA-256");
+  }
+}
 
 std::string KeyHasher::Hash(std::string_view key) const {
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(keyed_.get()),
+                                                                &EVP_MAC_CTX_free);
   unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-       reinterpret_cast<const unsigned char*>(key.data()), key.size(), out, &len);
+  std::size_t len = 0;
+  if (!ctx ||
+      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size()) !=
+          1 ||
+      EVP_MAC_final(ctx.get(), out, &len, sizeof out) != 1) {
+    throw std::runtime_error("OpenSSL: HMAC failed");
+  }
   return common::HexEncode(std::string_view(reinterpret_cast<const char*>(out), len));
 }
 

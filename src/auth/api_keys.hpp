@@ -4,12 +4,15 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common/time.hpp"
 #include "storage/sql/database.hpp"
+
+struct evp_mac_ctx_st;
 
 namespace bro::auth {
 
@@ -56,7 +59,9 @@ class KeyHasher {
   static bool LooksLikeKey(std::string_view key);
 
  private:
-  std::string secret_;
+  // HMAC-SHA-256 keyed once; each Hash() duplicates it (OpenSSL 3's one-shot HMAC() fetches
+  // the algorithm on every call, which costs more than the hash itself).
+  std::shared_ptr<evp_mac_ctx_st> keyed_;
 };
 
 // Users and API keys in the database (SQL written once for both dialects).

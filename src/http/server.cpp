@@ -217,10 +217,10 @@ void Session::AccessLog(const Request& req, std::string_view route, unsigned sta
                         std::size_t bytes, Clock::time_point start, const Exchange* ex) {
   auto elapsed = Clock::now() - start;
   const std::string method(req.method_string());
-  const std::string code = std::to_string(status);
-  server_.metrics_.requests.With({server_.options_.name, std::string(route), method, code}).Inc();
-  server_.metrics_.duration.With({server_.options_.name, std::string(route), method})
-      .Observe(std::chrono::duration<double>(elapsed).count());
+  // Metric objects per (route, method, status), resolved once: no label strings on the hot path.
+  auto& h = server_.MetricsFor(route, req.method(), status, method);
+  h.requests->Inc();
+  h.duration->Observe(std::chrono::duration<double>(elapsed).count());
   auto& log = server_.log_;
   if (!server_.options_.access_log || !log.AccessLogEnabled() ||
       !log.Enabled(observability::Severity::kInfo))
@@ -514,6 +514,20 @@ void Server::Unregister(Session* s) {
   metrics_.connections.With({options_.name}).Add(-1);
   std::lock_guard lock(sessions_mu_);
   sessions_.erase(s);
+}
+
+Server::RouteMetrics& Server::MetricsFor(std::string_view route, Verb verb, unsigned status,
+                                         const std::string& method) {
+  const MetricsKey key{std::string(route), static_cast<unsigned>(verb), status};
+  std::lock_guard lock(metrics_mu_);
+  auto it = route_metrics_.find(key);
+  if (it == route_metrics_.end()) {
+    RouteMetrics m{
+        &metrics_.requests.With({options_.name, key.route, method, std::to_string(status)}),
+        &metrics_.duration.With({options_.name, key.route, method})};
+    it = route_metrics_.emplace(key, m).first;
+  }
+  return it->second;
 }
 
 std::size_t Server::ActiveSessions() const {

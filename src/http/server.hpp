@@ -143,6 +143,24 @@ class Server {
   friend class Session;
   friend class Exchange;
   Task<void> AcceptLoop();
+  struct RouteMetrics {
+    observability::Counter* requests;
+    observability::Histogram* duration;
+  };
+  struct MetricsKey {
+    std::string route;
+    unsigned verb;
+    unsigned status;
+    bool operator==(const MetricsKey&) const = default;
+  };
+  struct MetricsKeyHash {
+    std::size_t operator()(const MetricsKey& k) const {
+      return std::hash<std::string>()(k.route) ^ (static_cast<std::size_t>(k.verb) << 16) ^
+             static_cast<std::size_t>(k.status);
+    }
+  };
+  RouteMetrics& MetricsFor(std::string_view route, Verb verb, unsigned status,
+                           const std::string& method);
   void Register(const std::shared_ptr<Session>& s);
   void Unregister(Session* s);
 
@@ -155,6 +173,8 @@ class Server {
   tcp::acceptor acceptor_;
   std::atomic<bool> draining_{false};
   std::atomic<int> connections_{0};
+  std::mutex metrics_mu_;
+  std::unordered_map<MetricsKey, RouteMetrics, MetricsKeyHash> route_metrics_;
   mutable std::mutex sessions_mu_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
 };
