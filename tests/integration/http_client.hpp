@@ -1,0 +1,103 @@
+#pragma once
+
+// A blocking HTTP/1.1 test client on a raw socket, for driving servers under test.
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <cerrno>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "http/types.hpp"
+
+namespace bro::testing {
+
+using http::Response;
+using http::tcp;
+namespace beast = boost::beast;
+
+// A blocking HTTP/1.1 client on a raw socket; every read gives up after 5 s.
+class Client {
+ public:
+  explicit Client(unsigned short port) : socket_(ioc_) {
+    socket_.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    timeval tv{5, 0};
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+
+  void Send(std::string_view raw) { boost::asio::write(socket_, boost::asio::buffer(raw)); }
+
+  // The next complete response, or nullopt (see Error()).
+  std::optional<Response> Read() {
+    beast::http::response_parser<beast::http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    beast::http::read(socket_, buffer_, parser, error_);
+    if (error_) return std::nullopt;
+    return parser.release();
+  }
+  Response MustRead() {
+    auto r = Read();
+    if (!r) throw std::runtime_error("no response: " + error_.message());
+    return std::move(*r);
+  }
+
+  // Raw bytes until `needle` arrived (true) or the read timed out / the peer closed (false).
+  bool ReadUntil(std::string_view needle) {
+    char buf[4096];
+    for (;;) {
+      if (raw_.find(needle) != std::string::npos) return true;
+      const ssize_t n = ::recv(socket_.native_handle(), buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      raw_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  const std::string& Raw() const { return raw_; }
+
+  // True when the server closed the connection (EOF or reset) before the read timeout;
+  // any bytes still arriving first are discarded.
+  bool Closed() {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::recv(socket_.native_handle(), buf, sizeof buf, 0);
+      if (n == 0) return true;
+      if (n < 0) return errno == ECONNRESET;
+    }
+  }
+
+  void Close() {
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+  const boost::system::error_code& Error() const { return error_; }
+
+ private:
+  boost::asio::io_context ioc_;
+  tcp::socket socket_;
+  beast::flat_buffer buffer_;
+  boost::system::error_code error_;
+  std::string raw_;
+};
+
+inline std::string Get(const std::string& target, const std::string& headers = "") {
+  return "GET " + target + " HTTP/1.1\r\nHost: test\r\n" + headers + "\r\n";
+}
+
+inline std::string Post(const std::string& target, const std::string& body,
+                        const std::string& headers = "") {
+  return "POST " + target +
+         " HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n" + headers + "\r\n" + body;
+}
+
+}  // namespace bro::testing

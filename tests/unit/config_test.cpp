@@ -1,0 +1,451 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace bro::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kSecret = "0123456789abcdef0123456789abcdef";  // 32 characters
+
+// The ConfigError message for `yaml` (and `env`), or "" when it loads.
+std::string ErrorOf(const std::string& yaml, const Environment& env = {}) {
+  try {
+    LoadFromString(yaml, env);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return {};
+}
+
+// Asserts that loading fails with a message that starts by naming `key`.
+void ExpectFailsNaming(const std::string& yaml, const std::string& key,
+                       const Environment& env = {}) {
+  const std::string error = ErrorOf(yaml, env);
+  ASSERT_FALSE(error.empty()) << "expected a ConfigError naming " << key << " for:\n" << yaml;
+  EXPECT_EQ(error.rfind(key + ":", 0), 0U)
+      << "error '" << error << "' does not start with '" << key << ":'";
+}
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& content) {
+    std::string tmpl = (fs::temp_directory_path() / "bro-config-XXXXXX").string();
+    const int fd = ::mkstemp(tmpl.data());
+    if (fd < 0) throw std::runtime_error("mkstemp failed");
+    ::close(fd);
+    path_ = tmpl;
+    std::ofstream(path_, std::ios::binary) << content;
+  }
+  ~TempFile() {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& Path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(Config, DefaultsFromEmptyText) {
+  const Config c = LoadFromString("", {});
+  EXPECT_EQ(c.server.host, "0.0.0.0");
+  EXPECT_EQ(c.server.port, 8080);
+  EXPECT_EQ(c.server.io_threads, 0);
+  EXPECT_EQ(c.server.max_connections, 10000);
+  EXPECT_EQ(c.server.max_header_bytes, 16U * 1024);
+  EXPECT_EQ(c.server.max_body_bytes, 1024U * 1024);
+  EXPECT_EQ(c.server.chat_max_body_bytes, 8U * 1024 * 1024);
+  EXPECT_EQ(c.server.read_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c.server.idle_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(c.server.write_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c.server.shutdown_grace, std::chrono::seconds(25));
+  EXPECT_EQ(c.database.url, "sqlite://data/bro.db");
+  EXPECT_EQ(c.database.max_connections, 8);
+  EXPECT_EQ(c.database.timeout, std::chrono::seconds(5));
+  EXPECT_TRUE(c.database.migrate_on_start);
+  EXPECT_EQ(c.logging.level, "info");
+  EXPECT_EQ(c.logging.format, LogFormat::kJson);
+  EXPECT_TRUE(c.logging.access_log);
+  EXPECT_TRUE(c.metrics.enabled);
+  EXPECT_EQ(c.metrics.port, 9090);
+  EXPECT_EQ(c.auth.key_cache_ttl, std::chrono::seconds(5));
+  EXPECT_TRUE(c.auth.bootstrap_admin);
+  EXPECT_TRUE(c.auth.key_secret.empty())
+      << "SQLite without a configured secret resolves none at load";
+  EXPECT_EQ(c.usage.flush_interval, std::chrono::seconds(1));
+  EXPECT_EQ(c.usage.batch_size, 500);
+  EXPECT_EQ(c.usage.buffer_capacity, 50000);
+}
+
+TEST(Config, NullDocumentAndNullSectionsAreDefaults) {
+  EXPECT_EQ(LoadFromString("~\n", {}).server.port, 8080);
+  EXPECT_EQ(LoadFromString("# only a comment\n", {}).server.port, 8080);
+  const Config c = LoadFromString("server:\nlogging: ~\n", {});
+  EXPECT_EQ(c.server.port, 8080);
+  EXPECT_EQ(c.logging.level, "info");
+}
+
+TEST(Config, EverySectionParses) {
+  const std::string yaml = R"(
+server:
+  host: 127.0.0.1
+  port: 18080
+  io_threads: 3
+  max_connections: 77
+  max_header_bytes: 8KiB
+  max_body_bytes: 2MiB
+  chat_max_body_bytes: 3000000
+  read_timeout: 250ms
+  idle_timeout: 2m
+  write_timeout: 7
+  shutdown_grace: 1h
+database:
+  url: sqlite:///tmp/x/bro.db
+  max_connections: 3
+  timeout: 1500ms
+  migrate_on_start: false
+logging:
+  level: warning
+  format: text
+  access_log: no
+metrics:
+  enabled: off
+  host: 127.0.0.2
+  port: 19090
+auth:
+  key_cache_ttl: 0ms
+  bootstrap_admin: false
+usage:
+  flush_interval: 20ms
+  batch_size: 7
+  buffer_capacity: 99
+providers:
+  - name: local
+    type: echo
+    token_delay: 5ms
+    latency: 10ms
+  - name: vllm
+    type: openai
+    base_url: http://127.0.0.1:8000/v1
+    connect_timeout: 1s
+    first_token_timeout: 2s
+    total_timeout: 3s
+    max_idle_connections: 4
+models:
+  - name: fast
+    provider: local
+  - name: big
+    provider: vllm
+    upstream_model: meta/llama-3
+)";
+  const Config c = LoadFromString(yaml, {});
+  EXPECT_EQ(c.server.host, "127.0.0.1");
+  EXPECT_EQ(c.server.port, 18080);
+  EXPECT_EQ(c.server.io_threads, 3);
+  EXPECT_EQ(c.server.max_connections, 77);
+  EXPECT_EQ(c.server.max_header_bytes, 8U * 1024);
+  EXPECT_EQ(c.server.max_body_bytes, 2U * 1024 * 1024);
+  EXPECT_EQ(c.server.chat_max_body_bytes, 3000000U);
+  EXPECT_EQ(c.server.read_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(c.server.idle_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(c.server.write_timeout, std::chrono::seconds(7));
+  EXPECT_EQ(c.server.shutdown_grace, std::chrono::hours(1));
+  EXPECT_EQ(c.database.url, "sqlite:///tmp/x/bro.db");
+  EXPECT_EQ(c.database.max_connections, 3);
+  EXPECT_EQ(c.database.timeout, std::chrono::milliseconds(1500));
+  EXPECT_FALSE(c.database.migrate_on_start);
+  EXPECT_EQ(c.logging.level, "warning");
+  EXPECT_EQ(c.logging.format, LogFormat::kText);
+  EXPECT_FALSE(c.logging.access_log);
+  EXPECT_FALSE(c.metrics.enabled);
+  EXPECT_EQ(c.metrics.host, "127.0.0.2");
+  EXPECT_EQ(c.metrics.port, 19090);
+  EXPECT_EQ(c.auth.key_cache_ttl, std::chrono::milliseconds(0));
+  EXPECT_FALSE(c.auth.bootstrap_admin);
+  EXPECT_EQ(c.usage.flush_interval, std::chrono::milliseconds(20));
+  EXPECT_EQ(c.usage.batch_size, 7);
+  EXPECT_EQ(c.usage.buffer_capacity, 99);
+  ASSERT_EQ(c.providers.size(), 2U);
+  EXPECT_EQ(c.providers[0].name, "local");
+  EXPECT_EQ(c.providers[0].type, "echo");
+  EXPECT_EQ(c.providers[0].token_delay, std::chrono::milliseconds(5));
+  EXPECT_EQ(c.providers[0].latency, std::chrono::milliseconds(10));
+  EXPECT_EQ(c.providers[1].type, "openai");
+  EXPECT_EQ(c.providers[1].base_url, "http://127.0.0.1:8000/v1");
+  EXPECT_EQ(c.providers[1].connect_timeout, std::chrono::seconds(1));
+  EXPECT_EQ(c.providers[1].first_token_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(c.providers[1].total_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c.providers[1].max_idle_connections, 4);
+  ASSERT_EQ(c.models.size(), 2U);
+  EXPECT_EQ(c.models[0].name, "fast");
+  EXPECT_EQ(c.models[0].upstream_model, "fast") << "upstream_model defaults to the public name";
+  EXPECT_EQ(c.models[1].provider, "vllm");
+  EXPECT_EQ(c.models[1].upstream_model, "meta/llama-3");
+}
+
+TEST(Config, UnknownKeysAreNamed) {
+  ExpectFailsNaming("foo: 1\n", "foo");
+  ExpectFailsNaming("server:\n  foo: 1\n", "server.foo");
+  ExpectFailsNaming("database:\n  password: x\n", "database.password");
+  ExpectFailsNaming("providers:\n  - name: e\n    type: echo\n    bogus: 1\nmodels: []\n",
+                    "providers[0].bogus");
+  ExpectFailsNaming(
+      "providers:\n  - name: e\n    type: echo\nmodels:\n  - name: m\n    provider: e\n    x: 1\n",
+      "models[0].x");
+}
+
+TEST(Config, BadValuesAreNamed) {
+  ExpectFailsNaming("server:\n  port: 70000\n", "server.port");
+  ExpectFailsNaming("server:\n  port: -1\n", "server.port");
+  ExpectFailsNaming("server:\n  port: 80.5\n", "server.port");
+  ExpectFailsNaming("server:\n  port: eighty\n", "server.port");
+  ExpectFailsNaming("server:\n  read_timeout: abc\n", "server.read_timeout");
+  ExpectFailsNaming("server:\n  read_timeout: 10ms\n",
+                    "server.read_timeout");  // below the 100ms floor
+  ExpectFailsNaming("database:\n  migrate_on_start: maybe\n", "database.migrate_on_start");
+  ExpectFailsNaming("server:\n  max_body_bytes: 1TB\n", "server.max_body_bytes");
+  ExpectFailsNaming("server:\n  max_header_bytes: 10\n", "server.max_header_bytes");  // below 1 KiB
+  ExpectFailsNaming("logging:\n  level: verbose\n", "logging.level");
+  ExpectFailsNaming("logging:\n  format: xml\n", "logging.format");
+  ExpectFailsNaming("usage:\n  batch_size: 0\n", "usage.batch_size");
+  ExpectFailsNaming("database:\n  url: mysql://x\n", "database.url");
+  ExpectFailsNaming("database:\n  url: \"sqlite://\"\n", "database.url");
+  ExpectFailsNaming("providers:\n  - name: x\n    type: anthropic\nmodels: []\n",
+                    "providers[0].type");
+}
+
+TEST(Config, StructureErrorsAreNamed) {
+  ExpectFailsNaming("server: 5\n", "server");
+  ExpectFailsNaming("server:\n  port: [1, 2]\n", "server.port");
+  ExpectFailsNaming("server:\n  port: {a: 1}\n", "server.port");
+  ExpectFailsNaming("providers: {name: x}\n", "providers");
+  ExpectFailsNaming("providers:\n  - just-a-string\n", "providers[0]");
+  EXPECT_FALSE(ErrorOf("- a\n- b\n").empty()) << "a top-level list is not a configuration";
+  EXPECT_FALSE(ErrorOf("just text\n").empty());
+}
+
+TEST(Config, DatabaseUrlErrorNeverEchoesTheUrl) {
+  const std::string error = ErrorOf("database:\n  url: mysql://user:hunter2@db/x\n");
+  ASSERT_FALSE(error.empty());
+  EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
+}
+
+TEST(Config, EnvironmentOverridesBeatYaml) {
+  const std::string yaml =
+      "server:\n  port: 8081\ndatabase:\n  url: sqlite://a.db\nlogging:\n  level: debug\n";
+  const Environment env = {{"BRO_SERVER_PORT", "9999"},
+                           {"DATABASE_URL", "sqlite://from-env.db"},
+                           {"BRO_LOGGING_LEVEL", "error"},
+                           {"BRO_USAGE_BATCH_SIZE", "42"},
+                           {"BRO_SERVER_READ_TIMEOUT", "2s"}};
+  const Config c = LoadFromString(yaml, env);
+  EXPECT_EQ(c.server.port, 9999);
+  EXPECT_EQ(c.database.url, "sqlite://from-env.db");
+  EXPECT_EQ(c.logging.level, "error");
+  EXPECT_EQ(c.usage.batch_size, 42);
+  EXPECT_EQ(c.server.read_timeout, std::chrono::seconds(2));
+}
+
+TEST(Config, BadEnvironmentValueNamesTheVariable) {
+  const std::string error = ErrorOf("", {{"BRO_SERVER_PORT", "abc"}});
+  ASSERT_FALSE(error.empty());
+  EXPECT_NE(error.find("BRO_SERVER_PORT"), std::string::npos) << error;
+  EXPECT_NE(error.find("server.port"), std::string::npos) << error;
+}
+
+TEST(Config, EnvironmentOverridesListsEveryScalarSection) {
+  const auto overrides = EnvironmentOverrides();
+  auto has = [&](const std::string& env, const std::string& key) {
+    for (const auto& [e, k] : overrides) {
+      if (e == env && k == key) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("BRO_SERVER_PORT", "server.port"));
+  EXPECT_TRUE(has("BRO_DATABASE_MAX_CONNECTIONS", "database.max_connections"));
+  EXPECT_TRUE(has("BRO_LOGGING_FORMAT", "logging.format"));
+  EXPECT_TRUE(has("BRO_METRICS_PORT", "metrics.port"));
+  EXPECT_TRUE(has("BRO_AUTH_KEY_CACHE_TTL", "auth.key_cache_ttl"));
+  EXPECT_TRUE(has("BRO_USAGE_FLUSH_INTERVAL", "usage.flush_interval"));
+  EXPECT_TRUE(has("DATABASE_URL", "database.url"));
+  EXPECT_EQ(LoadFromString("", {{"BRO_SERVER_HOST", "10.1.2.3"}}).server.host, "10.1.2.3");
+  EXPECT_EQ(LoadFromString("", {{"BRO_METRICS_HOST", "10.1.2.4"}}).metrics.host, "10.1.2.4");
+}
+
+TEST(Config, PostgresNeedsAKeySecret) {
+  ExpectFailsNaming("database:\n  url: postgres://u@h/db\n", "auth.key_secret_file");
+  ExpectFailsNaming("", "auth.key_secret_file", {{"DATABASE_URL", "postgresql://u@h/db"}});
+  const Config c =
+      LoadFromString("database:\n  url: postgres://u@h/db\n", {{"BRO_KEY_SECRET", kSecret}});
+  EXPECT_EQ(c.auth.key_secret, kSecret);
+}
+
+TEST(Config, ShortSecretFails) {
+  ExpectFailsNaming("", "auth.key_secret_file", {{"BRO_KEY_SECRET", "too-short"}});
+  ExpectFailsNaming("database:\n  url: postgres://u@h/db\n", "auth.key_secret_file",
+                    {{"BRO_KEY_SECRET", std::string(31, 'x')}});
+}
+
+TEST(Config, SecretFromFileIsTrimmedAndEnvWins) {
+  TempFile secret(std::string(kSecret) + "\n\n");
+  const std::string yaml =
+      "database:\n  url: postgres://u@h/db\nauth:\n  key_secret_file: " + secret.Path() + "\n";
+  EXPECT_EQ(LoadFromString(yaml, {}).auth.key_secret, kSecret);
+  const std::string other(40, 'z');
+  EXPECT_EQ(LoadFromString(yaml, {{"BRO_KEY_SECRET", other}}).auth.key_secret, other);
+}
+
+TEST(Config, UnreadableOrEmptySecretFileFails) {
+  ExpectFailsNaming("auth:\n  key_secret_file: /nonexistent/bro/secret\n", "auth.key_secret_file");
+  TempFile empty("  \n");
+  ExpectFailsNaming("auth:\n  key_secret_file: " + empty.Path() + "\n", "auth.key_secret_file");
+  TempFile huge(std::string(8192, 's'));
+  ExpectFailsNaming("auth:\n  key_secret_file: " + huge.Path() + "\n", "auth.key_secret_file");
+}
+
+TEST(Config, DatabaseUrlFromFileAndEnvironmentWins) {
+  TempFile url("sqlite://from-file.db\n");
+  const std::string yaml = "database:\n  url_file: " + url.Path() + "\n";
+  EXPECT_EQ(LoadFromString(yaml, {}).database.url, "sqlite://from-file.db");
+  EXPECT_EQ(LoadFromString(yaml, {{"DATABASE_URL", "sqlite://env.db"}}).database.url,
+            "sqlite://env.db");
+}
+
+TEST(Config, OpenAiProviderNeedsBaseUrl) {
+  ExpectFailsNaming("providers:\n  - name: o\n    type: openai\nmodels: []\n",
+                    "providers[0].base_url");
+  ExpectFailsNaming(
+      "providers:\n  - name: o\n    type: openai\n    base_url: ftp://x\nmodels: []\n",
+      "providers[0].base_url");
+}
+
+// Every base_url that passes validation must be usable: the provider parses it at start,
+// and a URL it cannot parse would stop the process with exit 1 and no key named.
+TEST(Config, OpenAiProviderBaseUrlMustBeAUsableUrl) {
+  for (const std::string url :
+       {"http://", "https://", "http://h:port/v1", "http://[::1/v1", "http://h o/v1"}) {
+    ExpectFailsNaming(
+        "providers:\n  - name: o\n    type: openai\n    base_url: \"" + url + "\"\nmodels: []\n",
+        "providers[0].base_url");
+  }
+}
+
+TEST(Config, ProviderApiKeyFromEnvironment) {
+  const std::string yaml =
+      "providers:\n  - name: o\n    type: openai\n    base_url: https://api.example.com/v1\n"
+      "    api_key_env: TEST_UPSTREAM_KEY\nmodels: []\n";
+  ExpectFailsNaming(yaml, "providers[0].api_key_env");
+  EXPECT_EQ(LoadFromString(yaml, {{"TEST_UPSTREAM_KEY", "sk-upstream"}}).providers[0].api_key,
+            "sk-upstream");
+}
+
+TEST(Config, ProviderNeedsNameAndTypeAndUniqueName) {
+  ExpectFailsNaming("providers:\n  - type: echo\nmodels: []\n", "providers[0].name");
+  ExpectFailsNaming("providers:\n  - name: e\nmodels: []\n", "providers[0].type");
+  ExpectFailsNaming(
+      "providers:\n  - name: e\n    type: echo\n  - name: e\n    type: echo\nmodels: []\n",
+      "providers[1].name");
+}
+
+TEST(Config, ModelNamingUnknownProviderFails) {
+  ExpectFailsNaming(
+      "providers:\n  - name: e\n    type: echo\nmodels:\n  - name: m\n    provider: nope\n",
+      "models[0].provider");
+}
+
+TEST(Config, DuplicateModelFails) {
+  ExpectFailsNaming(
+      "providers:\n  - name: e\n    type: echo\nmodels:\n  - name: m\n    provider: e\n  - name: "
+      "m\n    provider: e\n",
+      "models[1].name");
+}
+
+TEST(Config, ModelNameRequiredAndBounded) {
+  ExpectFailsNaming("providers:\n  - name: e\n    type: echo\nmodels:\n  - provider: e\n",
+                    "models[0].name");
+  ExpectFailsNaming("providers:\n  - name: e\n    type: echo\nmodels:\n  - name: " +
+                        std::string(300, 'm') + "\n    provider: e\n",
+                    "models[0].name");
+}
+
+TEST(Config, DefaultCatalogIsEcho) {
+  const Config c = LoadFromString("server:\n  port: 1234\n", {});
+  ASSERT_EQ(c.providers.size(), 1U);
+  EXPECT_EQ(c.providers[0].name, "echo");
+  EXPECT_EQ(c.providers[0].type, "echo");
+  ASSERT_EQ(c.models.size(), 1U);
+  EXPECT_EQ(c.models[0].name, "echo");
+  EXPECT_EQ(c.models[0].provider, "echo");
+  EXPECT_EQ(c.models[0].upstream_model, "echo");
+}
+
+TEST(Config, ExplicitCatalogReplacesTheDefault) {
+  const Config c = LoadFromString(
+      "providers:\n  - name: p\n    type: echo\nmodels:\n  - name: mine\n    provider: p\n", {});
+  ASSERT_EQ(c.models.size(), 1U);
+  EXPECT_EQ(c.models[0].name, "mine");
+  ASSERT_EQ(c.providers.size(), 1U);
+  EXPECT_EQ(c.providers[0].name, "p");
+}
+
+TEST(Config, RepositoryAppYamlLoads) {
+  const std::string path = std::string(BRO_SOURCE_DIR) + "/config/app.yaml";
+  ASSERT_TRUE(fs::exists(path)) << path;
+  Config c;
+  ASSERT_NO_THROW(c = LoadFromFile(path, {}));
+  EXPECT_EQ(c.server.port, 8080);
+  EXPECT_EQ(c.metrics.port, 9090);
+  ASSERT_FALSE(c.models.empty());
+  EXPECT_NE(std::find_if(c.models.begin(), c.models.end(),
+                         [](const ModelConfig& m) { return m.name == "echo"; }),
+            c.models.end());
+}
+
+TEST(Config, MissingFileFails) {
+  EXPECT_THROW(LoadFromFile("/nonexistent/bro/app.yaml", {}), ConfigError);
+}
+
+TEST(Config, HostileHugeTextFails) {
+  std::string huge = "server:\n  host: \"";
+  huge.append((1 << 20) + 16, 'a');
+  huge += "\"\n";
+  EXPECT_THROW(LoadFromString(huge, {}), ConfigError);
+  TempFile file(huge);
+  EXPECT_THROW(LoadFromFile(file.Path(), {}), ConfigError);
+}
+
+TEST(Config, HostileInvalidYamlFails) {
+  for (const std::string yaml :
+       {"server: [unclosed\n", "server:\n  port: 1\n bad-indent: 2\n", "{{{{\n", "\"\n",
+        "server: &a [*a]\n", "? [a, b]\n: 1\n", "\t\tport: 1\n"}) {
+    EXPECT_THROW(LoadFromString(yaml, {}), ConfigError) << yaml;
+  }
+}
+
+TEST(Config, HostileDeepNestingFailsWithoutCrashing) {
+  // 300k nested flow sequences: a naive recursive parser would overflow the stack.
+  std::string deep(300'000, '[');
+  EXPECT_THROW(LoadFromString("server: " + deep + "\n", {}), ConfigError);
+  std::string deep_maps;
+  for (int i = 0; i < 100'000; ++i) deep_maps += "{a: ";
+  EXPECT_THROW(LoadFromString(deep_maps, {}), ConfigError);
+}
+
+TEST(Config, HostileBinaryGarbageFails) {
+  std::string garbage;
+  for (int i = 0; i < 4096; ++i) garbage += static_cast<char>((i * 131 + 7) % 256);
+  EXPECT_THROW(LoadFromString(garbage, {}), ConfigError);
+}
+
+}  // namespace
+}  // namespace bro::config
