@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/url.hpp"
+
 extern char** environ;  // NOLINT(readability-identifier-naming): POSIX name
 
 namespace bro::config {
@@ -301,8 +303,10 @@ void Validate(Config& c, const Environment& env) {
     if (!provider_names.insert(p.name).second)
       Fail(at + ".name", "duplicate provider '" + p.name + "'");
     if (p.type == "openai") {
-      if (!p.base_url.starts_with("http://") && !p.base_url.starts_with("https://")) {
-        Fail(at + ".base_url", "expected an http:// or https:// URL, got '" + p.base_url + "'");
+      try {
+        common::ParseBaseUrl(p.base_url);
+      } catch (const std::invalid_argument& e) {
+        Fail(at + ".base_url", e.what());
       }
       if (!p.api_key_env.empty()) {
         auto it = env.find(p.api_key_env);

@@ -10,12 +10,16 @@ bool SseSplitter::Feed(std::string_view bytes,
     std::size_t lf = pending_.find("\n\n", start);
     std::size_t crlf = pending_.find("\r\n\r\n", start);
     std::size_t end = std::string::npos;
+    std::size_t body_end = std::string::npos;  // where the blank-line terminator starts
     if (lf != std::string::npos && (crlf == std::string::npos || lf < crlf)) {
+      body_end = lf;
       end = lf + 2;
     } else if (crlf != std::string::npos) {
+      body_end = crlf;
       end = crlf + 4;
     }
     if (end == std::string::npos) break;
+    if (body_end - start > max_event_) return false;
     on_event(std::string_view(pending_).substr(start, end - start));
     start = end;
   }

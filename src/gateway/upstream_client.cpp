@@ -8,7 +8,6 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/url/parse.hpp>
 #include <stdexcept>
 
 namespace bro::gateway {
@@ -16,24 +15,6 @@ namespace bro::gateway {
 using asio::as_tuple;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
-
-UpstreamTarget ParseBaseUrl(const std::string& url) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) throw std::invalid_argument("invalid URL '" + url + "'");
-  UpstreamTarget t;
-  if (parsed->scheme() == "https") {
-    t.tls = true;
-  } else if (parsed->scheme() != "http") {
-    throw std::invalid_argument("URL scheme must be http or https: '" + url + "'");
-  }
-  t.host = parsed->host();
-  if (t.host.empty()) throw std::invalid_argument("URL has no host: '" + url + "'");
-  if (t.host.front() == '[' && t.host.back() == ']') t.host = t.host.substr(1, t.host.size() - 2);
-  t.port = parsed->has_port() ? std::string(parsed->port()) : (t.tls ? "443" : "80");
-  t.base_path = parsed->encoded_path();
-  while (!t.base_path.empty() && t.base_path.back() == '/') t.base_path.pop_back();
-  return t;
-}
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/url.hpp"
 #include "http/types.hpp"
 
 namespace bro::gateway {
@@ -20,16 +21,9 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using http::Task;
 
-// Where an OpenAI-compatible provider lives, parsed from its base URL.
-struct UpstreamTarget {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string base_path;  // e.g. "/v1", without trailing slash
-};
-
-// Throws std::invalid_argument for URLs that are not http(s)://host[:port][/path].
-UpstreamTarget ParseBaseUrl(const std::string& url);
+// Where an OpenAI-compatible provider lives (parsed in common/, so config validates it too).
+using common::ParseBaseUrl;
+using UpstreamTarget = common::HttpTarget;
 
 // One keep-alive connection to an upstream, plain or TLS.
 class UpstreamConnection {

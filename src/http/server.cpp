@@ -86,11 +86,34 @@ class Session : public std::enable_shared_from_this<Session> {
   void AccessLog(const Request& req, std::string_view route, unsigned status, std::size_t bytes,
                  Clock::time_point start, const Exchange* ex);
 
+  // The whole request (head and body) must arrive before this deadline. A separate timer,
+  // not tcp_stream's expiry: that one closes the socket, and a 408 could not be sent.
+  void ArmReadDeadline(Clock::time_point at) {
+    stream_.expires_never();
+    read_expired_ = false;
+    const auto generation = ++read_generation_;
+    read_deadline_.expires_at(at);
+    read_deadline_.async_wait(
+        [self = shared_from_this(), generation](boost::system::error_code ec) {
+          if (ec || generation != self->read_generation_) return;
+          self->read_expired_ = true;
+          boost::system::error_code ignored;
+          self->stream_.socket().cancel(ignored);
+        });
+  }
+  void DisarmReadDeadline() {
+    ++read_generation_;
+    read_deadline_.cancel();
+  }
+
   Server& server_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   tcp::endpoint remote_;
   bool idle_ = true;
+  asio::steady_timer read_deadline_{stream_.get_executor()};
+  std::uint64_t read_generation_ = 0;
+  bool read_expired_ = false;
 };
 
 Exchange::Exchange(Session& session, Request& request, std::string_view route_name)
@@ -193,6 +216,7 @@ Task<bool> Session::Write(Response& res) {
 
 Task<void> Session::RejectAndClose(Status status, std::string code, std::string message,
                                    const char* reason) {
+  DisarmReadDeadline();
   server_.metrics_.rejected.With({server_.options_.name, reason}).Inc();
   ApiError e{status, "invalid_request_error", std::move(code), std::move(message), {}};
   auto res = MakeError(e, 11, false);
@@ -266,9 +290,10 @@ Task<void> Session::Run() {
     // The body limit depends on the route, known only after the head: Beast would otherwise
     // refuse a large Content-Length while reading the head itself.
     parser.body_limit(boost::none);
-    stream_.expires_after(opt.read_timeout);
+    ArmReadDeadline(start + opt.read_timeout);
     auto [hec, hn] =
         co_await beast::http::async_read_header(stream_, buffer_, parser, as_tuple(use_awaitable));
+    if (hec == asio::error::operation_aborted && read_expired_) hec = beast::error::timeout;
     if (hec == beast::http::error::header_limit) {
       co_await RejectAndClose(Status::request_header_fields_too_large,
                               "request_header_fields_too_large", "Request header fields too large.",
@@ -285,6 +310,7 @@ Task<void> Session::Run() {
       break;
     }
     if (hec) {
+      DisarmReadDeadline();
       co_await RejectAndClose(Status::bad_request, "bad_request", "Malformed HTTP request.",
                               "bad_request");
       break;
@@ -311,10 +337,11 @@ Task<void> Session::Run() {
         auto [cec, cn] =
             co_await beast::http::async_write_header(stream_, sr, as_tuple(use_awaitable));
         if (cec) break;
+        stream_.expires_never();
       }
-      stream_.expires_after(opt.read_timeout);
       auto [bec, bn] =
           co_await beast::http::async_read(stream_, buffer_, parser, as_tuple(use_awaitable));
+      if (bec == asio::error::operation_aborted && read_expired_) bec = beast::error::timeout;
       if (bec == beast::http::error::body_limit) {
         co_await RejectAndClose(Status::payload_too_large, "request_too_large",
                                 "Request body larger than " + std::to_string(limit) + " bytes.",
@@ -329,6 +356,7 @@ Task<void> Session::Run() {
       if (bec) break;
     }
 
+    DisarmReadDeadline();
     Request req = parser.release();
     const bool keep_alive_requested = req.keep_alive();
     Exchange ex(*this, req, route != nullptr ? route->name : "unmatched");
@@ -398,6 +426,7 @@ Task<void> Session::Run() {
   boost::system::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream_.socket().close(ec);
+  DisarmReadDeadline();
   server_.Unregister(this);
 }
 

@@ -130,6 +130,9 @@ void Logger::WriteAll(const std::string& data) {
 }
 
 void Logger::Flush() {
+  // write_mu_ is held from taking the buffer until it is written, so that lines reach the
+  // output whole and in order whichever thread writes them.
+  std::lock_guard write_lock(write_mu_);
   std::string out;
   {
     std::lock_guard lock(mu_);
@@ -139,22 +142,16 @@ void Logger::Flush() {
 }
 
 void Logger::WriterLoop() {
-  std::string out;
   for (;;) {
     bool stop = false;
     {
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, kFlushEvery,
                    [this] { return stopping_ || buffer_.size() >= kEagerFlush; });
-      out.swap(buffer_);
       stop = stopping_;
     }
-    WriteAll(out);
-    out.clear();
-    if (stop) {
-      Flush();
-      return;
-    }
+    Flush();
+    if (stop) return;
   }
 }
 

@@ -60,7 +60,8 @@ class Logger {
   bool access_log_;
   int fd_;
   std::string project_id_;
-  std::mutex mu_;
+  std::mutex mu_;        // guards buffer_ and stopping_
+  std::mutex write_mu_;  // one writer at a time, in order
   std::condition_variable cv_;
   std::string buffer_;
   bool stopping_ = false;

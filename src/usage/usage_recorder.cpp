@@ -85,6 +85,7 @@ UsageRecorder::UsageRecorder(storage::Database& db, boost::asio::any_io_executor
 }
 
 void UsageRecorder::Start() {
+  loop_running_ = true;
   boost::asio::co_spawn(executor_, Loop(), boost::asio::detached);
 }
 
@@ -165,12 +166,20 @@ storage::Task<void> UsageRecorder::Loop() {
     co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     if (stopping_) break;
     co_await FlushOnce();
+    if (stopping_) break;
   }
+  loop_running_ = false;
 }
 
 storage::Task<void> UsageRecorder::Stop() {
   stopping_ = true;
   boost::asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
+  // Let a batch the loop is writing land first: the final flush below must not race it,
+  // and the loop must be finished before this object can go away.
+  while (loop_running_) {
+    boost::asio::steady_timer wait(executor_, std::chrono::milliseconds(5));
+    co_await wait.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
   // Final flush: try a few times so a brief database hiccup at shutdown loses nothing.
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (co_await FlushOnce()) break;

@@ -71,6 +71,7 @@ class UsageRecorder {
   std::deque<UsageRecord> buffer_;
   boost::asio::steady_timer timer_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> loop_running_{false};
 };
 
 }  // namespace bro::usage

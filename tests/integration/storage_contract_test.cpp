@@ -944,7 +944,7 @@ TEST_F(PostgresOnly, UrlParametersPassThrough) {
             "bro-contract");
   EXPECT_EQ(Run(db.Execute({"show", "SHOW statement_timeout"}, {})).rows.at(0).Text(0), "5s");
   EXPECT_EQ(Run(db.Execute({"show", "SHOW search_path"}, {})).rows.at(0).Text(0),
-            "bro_custom, public")
+            "bro_custom,public")
       << "libpq 'options' from DATABASE_URL must not be replaced by the statement timeout";
 }
 

@@ -25,8 +25,19 @@ std::string EscapeLiteral(std::string_view s) {
   return out;
 }
 
+// On PostgreSQL every migration transaction first takes one advisory lock, so concurrent
+// migrators (replicas starting together, a Job racing a pod) run one after the other. SQLite
+// scripts already run under BEGIN IMMEDIATE, which serializes writers.
+constexpr std::string_view kPostgresLock = "SELECT pg_advisory_xact_lock(7351002);\n";
+
+std::string Locked(Database& db, std::string_view sql) {
+  std::string out = db.Dialect() == "postgres" ? std::string(kPostgresLock) : std::string();
+  out += sql;
+  return out;
+}
+
 Task<std::set<int>> AppliedVersions(Database& db) {
-  co_await db.Execute(kCreateMigrationsTable, {});
+  co_await db.ExecuteScript(Locked(db, kCreateMigrationsTable.sql));
   auto rows = co_await db.Execute(kSelectVersions, {});
   std::set<int> out;
   for (const auto& r : rows.rows) out.insert(static_cast<int>(r.Int(0)));
@@ -81,7 +92,8 @@ Task<MigrationResult> Migrate(Database& db, const std::vector<Migration>& migrat
     if (applied.contains(m.version)) continue;
     // The version row goes first: a concurrent migrator blocks on its primary key and then fails
     // cleanly.
-    std::string script = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
+    std::string script = Locked(db, "") +
+                         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
                          std::to_string(m.version) + ", '" + EscapeLiteral(m.name) + "', '" +
                          common::NowIso8601() + "');\n" + std::string(m.sql);
     std::exception_ptr failure;

@@ -16,6 +16,10 @@ using asio::as_tuple;
 using asio::use_awaitable;
 using namespace asio::experimental::awaitable_operators;
 
+namespace {
+Rows TakeRows(std::vector<PGresult*>& results, std::string_view name);
+}  // namespace
+
 struct PgWaiter {
   explicit PgWaiter(asio::any_io_executor ex)
       : timer(ex, std::chrono::steady_clock::time_point::max()) {}
@@ -95,11 +99,12 @@ PostgresDatabase::PostgresDatabase(asio::any_io_executor executor, std::string u
 PostgresDatabase::~PostgresDatabase() = default;
 
 Task<std::unique_ptr<PostgresDatabase::Connection>> PostgresDatabase::Connect() {
-  const std::string options = "-c statement_timeout=" + std::to_string(timeout_.count());
-  const char* keys[] = {"dbname", "options", "connect_timeout", nullptr};
+  // The statement timeout is set after connecting (SET), not through the `options`
+  // keyword, so that options given in the URL (search_path...) are kept.
+  const char* keys[] = {"dbname", "connect_timeout", nullptr};
   const std::string connect_timeout =
       std::to_string(std::max<long>(2, static_cast<long>(timeout_.count() / 1000)));
-  const char* values[] = {url_.c_str(), options.c_str(), connect_timeout.c_str(), nullptr};
+  const char* values[] = {url_.c_str(), connect_timeout.c_str(), nullptr};
   auto c = std::make_unique<Connection>();
   c->pg = PQconnectStartParams(keys, values, 1);
   if (c->pg == nullptr) throw DatabaseError("postgres: out of memory");
@@ -122,6 +127,12 @@ Task<std::unique_ptr<PostgresDatabase::Connection>> PostgresDatabase::Connect() 
   int fd = ::dup(PQsocket(c->pg));
   if (fd < 0) throw DatabaseError("postgres: no socket");
   c->socket = std::make_unique<asio::posix::stream_descriptor>(executor_, fd);
+  const std::string set_timeout = "SET statement_timeout = " + std::to_string(timeout_.count());
+  if (PQsendQuery(c->pg, set_timeout.c_str()) == 0) {
+    throw DatabaseError("postgres: " + c->Error());
+  }
+  auto results = co_await c->Collect(deadline);
+  TakeRows(results, "set_statement_timeout");
   co_return c;
 }
 
@@ -289,7 +300,7 @@ Task<void> PostgresDatabase::ExecuteInTransaction(std::vector<Statement> stateme
 
 Task<void> PostgresDatabase::ExecuteScript(std::string_view sql) {
   auto lease = co_await Acquire();
-  const std::string script = "BEGIN;\n" + std::string(sql) + "\nCOMMIT;";
+  const std::string script = "BEGIN;\n" + std::string(sql) + ";\nCOMMIT;";
   if (PQsendQuery(lease.conn->pg, script.c_str()) == 0) throw DatabaseError(lease.conn->Error());
   auto r = co_await lease.conn->Collect(std::chrono::steady_clock::now() + std::chrono::minutes(5));
   TakeRows(r, "script");

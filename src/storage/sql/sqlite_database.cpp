@@ -42,13 +42,13 @@ struct SqliteDatabase::Connection {
     }
   }
 
-  const Prepared& Prepare(std::string_view sql) {
+  const Prepared& Prepare(std::string_view query_name, std::string_view sql) {
     std::string key(sql);
     if (auto it = statements.find(key); it != statements.end()) return it->second;
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v3(db, key.c_str(), static_cast<int>(key.size()), SQLITE_PREPARE_PERSISTENT,
                            &stmt, nullptr) != SQLITE_OK) {
-      Throw(db, "sqlite prepare");
+      Throw(db, std::string(query_name) + ": prepare");
     }
     // Placeholders are written $1, $2 ... as in PostgreSQL. Map each once to SQLite's index so
     // that binding is by position, whatever order the SQL uses them in.
@@ -66,7 +66,7 @@ struct SqliteDatabase::Connection {
   }
 
   Rows Run(const Query& q, const Params& params) {
-    const Prepared& prepared = Prepare(q.sql);
+    const Prepared& prepared = Prepare(q.name, q.sql);
     sqlite3_stmt* stmt = prepared.stmt;
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
