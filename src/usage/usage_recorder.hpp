@@ -59,6 +59,8 @@ class UsageRecorder {
 
  private:
   storage::Task<void> Loop();
+  std::vector<UsageRecord> Take(std::size_t at_most);
+  void PutBack(std::vector<UsageRecord>& batch);
 
   storage::Database& db_;
   boost::asio::any_io_executor executor_;
