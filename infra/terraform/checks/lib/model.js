@@ -35,6 +35,7 @@ function emptyDir(dir) {
     outputs: {}, // name -> { body, file }
     locals: {}, // name -> { expr, file }
     terraform: [], // { body, file }
+    moved: [], // { body: { from, to }, file }
   };
 }
 
@@ -61,7 +62,9 @@ function addFile(dir, file, json) {
       }
     } else if (kind === 'terraform') {
       for (const body of blocks) dir.terraform.push({ body, file });
-    } else if (kind === 'provider' || kind === 'moved' || kind === 'import' || kind === 'check') {
+    } else if (kind === 'moved') {
+      for (const body of blocks) dir.moved.push({ body, file });
+    } else if (kind === 'provider' || kind === 'import' || kind === 'check') {
       dir[kind] = (dir[kind] || []).concat(blocks);
     }
   }

@@ -1,8 +1,10 @@
 'use strict';
 // A small evaluator for the parts of Terraform expressions the policies need:
-// literals, var.*, local.*, module.NAME.OUTPUT and references to resources.
-// Everything else (functions, conditionals, for expressions, each.*) is an
-// Unknown: a value that exists but is only known at plan time.
+// literals, string templates, object and tuple constructors, simple
+// conditionals, var.*, local.*, each.*, count.index, module.NAME.OUTPUT and
+// module.NAME[KEY].OUTPUT (module calls with count/for_each, at any depth)
+// and references to resources. Everything else (functions, for expressions,
+// operators) is an Unknown: a value that exists but is only known at plan time.
 
 const path = require('node:path');
 
@@ -19,30 +21,61 @@ function isLocalSource(source) {
   return typeof source === 'string' && (source.startsWith('./') || source.startsWith('../'));
 }
 
+const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+const UNKNOWN_KEY = Symbol('unknown instance key');
+
+// Whether a module call or resource is expanded by count or for_each.
+function isMulti(body) {
+  return has(body, 'count') || has(body, 'for_each');
+}
+
 class Instance {
-  constructor(tree, dir, args, parent, address) {
+  // scope: where args are evaluated: the parent, or for a module call with
+  // count/for_each a view of the parent with count.index or each.* set.
+  // key: the count index or for_each key of this instance, if any.
+  constructor(tree, dir, args, parent, address, scope = parent, key = undefined) {
     this.tree = tree;
     this.dir = dir;
-    this.args = args; // variable name -> raw expression (evaluated in parent)
+    this.args = args; // variable name -> raw expression (evaluated in scope)
     this.parent = parent;
+    this.scope = scope;
+    this.key = key;
     this.address = address;
     this.children = new Map();
   }
 
-  child(name) {
-    if (this.children.has(name)) return this.children.get(name);
-    let inst = null;
-    const call = this.dir.modules[name];
+  // The instances of module call NAME: one without count/for_each; one per
+  // index or key when count/for_each are known (none for count = 0 or an
+  // empty for_each); one with an unknown key otherwise.
+  instances(name) {
+    const self = this.real || this;
+    if (self.children.has(name)) return self.children.get(name);
+    let list = [];
+    const call = self.dir.modules[name];
     if (call && isLocalSource(call.body.source)) {
-      const dir = this.tree.dirs.get(path.resolve(this.dir.path, call.body.source));
-      if (dir && this.depth() < 10) {
+      const dir = self.tree.dirs.get(path.resolve(self.dir.path, call.body.source));
+      if (dir && self.depth() < 10) {
         const args = {};
         for (const [k, v] of Object.entries(call.body)) if (!MODULE_META.has(k)) args[k] = v;
-        inst = new Instance(this.tree, dir, args, this, `${this.address}/module.${name}`);
+        const base = `${self.address}/module.${name}`;
+        list = isMulti(call.body)
+          ? expandKeys(call.body, self).map(({ key, scope }) => new Instance(self.tree, dir, args, self, key === UNKNOWN_KEY ? `${base}[*]` : `${base}[${JSON.stringify(key)}]`, scope, key))
+          : [new Instance(self.tree, dir, args, self, base)];
       }
     }
-    this.children.set(name, inst);
-    return inst;
+    self.children.set(name, list);
+    return list;
+  }
+
+  // The instance module.NAME (key undefined) or module.NAME[KEY] refers to;
+  // null when there is none (wrong indexing, count = 0, unknown source).
+  child(name, key) {
+    const self = this.real || this;
+    const call = self.dir.modules[name];
+    const list = self.instances(name);
+    if (!call || !isMulti(call.body)) return key === undefined ? list[0] || null : null;
+    if (key === undefined) return null;
+    return list.find((c) => c.key === key) || list.find((c) => c.key === UNKNOWN_KEY) || null;
   }
 
   depth() {
@@ -52,7 +85,7 @@ class Instance {
   varValue(name, depth) {
     const v = this.dir.variables[name];
     let value;
-    if (Object.prototype.hasOwnProperty.call(this.args, name)) value = resolve(this.args[name], this.parent, depth + 1);
+    if (Object.prototype.hasOwnProperty.call(this.args, name)) value = resolve(this.args[name], this.scope, depth + 1);
     else if (v && Object.prototype.hasOwnProperty.call(v.body, 'default')) value = resolve(v.body.default, this, depth + 1);
     else return new Unknown(`var.${name}`);
     return v ? withOptionalDefaults(value, v.body.type) : value;
@@ -62,8 +95,7 @@ class Instance {
   *all() {
     for (const res of this.dir.resources) yield* expand(res, this);
     for (const name of Object.keys(this.dir.modules)) {
-      const c = this.child(name);
-      if (c) yield* c.all();
+      for (const c of this.instances(name)) yield* c.all();
     }
   }
 }
@@ -98,33 +130,47 @@ function withOptionalDefaults(value, type) {
   return value;
 }
 
-// One entry per instance when count/for_each are known; otherwise one entry
-// whose each.* values are unknown.
-function* expand(res, inst) {
-  if (Object.prototype.hasOwnProperty.call(res.body, 'count')) {
-    const n = resolve(res.body.count, inst);
-    if (n === 0) return;
-  }
-  if (Object.prototype.hasOwnProperty.call(res.body, 'for_each')) {
-    const fe = resolve(res.body.for_each, inst);
-    let entries = null;
-    if (Array.isArray(fe) && fe.every((x) => typeof x === 'string')) entries = fe.map((x) => [x, x]);
-    else if (fe && typeof fe === 'object' && !Array.isArray(fe) && !(fe instanceof Unknown)) entries = Object.entries(fe);
-    if (entries) {
-      for (const [key, value] of entries) {
-        const scope = Object.create(inst);
-        scope.each = { key, value };
-        scope.real = inst;
-        yield { ...res, inst: scope, key };
-      }
-      return;
+// The instances of a module call or resource: [{ key, scope }], scope being
+// INST with count.index or each.* set (key UNKNOWN_KEY when count/for_each
+// cannot be resolved). count and for_each are resolved in INST.
+function expandKeys(body, inst) {
+  const scoped = (key, set) => {
+    const scope = Object.create(inst);
+    scope.real = inst.real || inst;
+    set(scope);
+    return { key, scope };
+  };
+  if (has(body, 'count')) {
+    const n = resolve(body.count, inst);
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 100) {
+      return Array.from({ length: n }, (_, i) => scoped(i, (s) => { s.countIndex = i; }));
     }
+    return [scoped(UNKNOWN_KEY, () => {})];
   }
-  yield { ...res, inst };
+  const fe = resolve(body.for_each, inst);
+  let entries = null;
+  if (Array.isArray(fe) && fe.every((x) => typeof x === 'string')) entries = fe.map((x) => [x, x]);
+  else if (fe && typeof fe === 'object' && !Array.isArray(fe) && !(fe instanceof Unknown)) entries = Object.entries(fe);
+  if (entries) return entries.map(([key, value]) => scoped(key, (s) => { s.each = { key, value }; }));
+  return [scoped(UNKNOWN_KEY, () => {})];
 }
 
-// Splits "a ? b : c" at top level (outside quotes, brackets and parentheses).
-function splitTop(text, seps) {
+// One entry per instance when count/for_each are known (key and count.index
+// or each.* set, none for count = 0); otherwise one entry without a key.
+function* expand(res, inst) {
+  if (!isMulti(res.body)) {
+    yield { ...res, inst };
+    return;
+  }
+  for (const { key, scope } of expandKeys(res.body, inst)) {
+    yield key === UNKNOWN_KEY ? { ...res, inst: scope } : { ...res, inst: scope, key };
+  }
+}
+
+// Calls VISIT(i, depth, c) for every character of TEXT outside string
+// literals, depth counting the brackets open around it (a closing bracket is
+// visited at the depth it returns to); returns the first i VISIT accepts, or -1.
+function scan(text, visit) {
   let depth = 0;
   let quote = false;
   for (let i = 0; i < text.length; i += 1) {
@@ -135,13 +181,20 @@ function splitTop(text, seps) {
       continue;
     }
     if (c === '"') quote = true;
-    else if ('([{'.includes(c)) depth += 1;
-    else if (')]}'.includes(c)) depth -= 1;
-    else if (depth === 0) {
-      for (const sep of seps) if (text.startsWith(sep, i)) return [text.slice(0, i), sep, text.slice(i + sep.length)];
+    else {
+      if (')]}'.includes(c)) depth -= 1;
+      if (visit(i, depth, c)) return i;
+      if ('([{'.includes(c)) depth += 1;
     }
   }
-  return null;
+  return -1;
+}
+
+// Splits "a ? b : c" at top level (outside quotes, brackets and parentheses).
+function splitTop(text, seps) {
+  let sep;
+  const i = scan(text, (j, depth, c) => depth === 0 && !'([{)]}'.includes(c) && (sep = seps.find((x) => text.startsWith(x, j))) !== undefined);
+  return i === -1 ? null : [text.slice(0, i), sep, text.slice(i + sep.length)];
 }
 
 function known(v) {
@@ -160,7 +213,10 @@ function conditional(text, inst, depth) {
   if (cmp) {
     const a = sub(cmp[0]);
     const b = sub(cmp[2]);
-    if (!known(a) || !known(b)) return new Unknown(`\${${text}}`);
+    // Known primitives compare; so does null with any value that is not Unknown
+    // (an object or list is never null, whatever it holds).
+    const decidable = (known(a) && known(b)) || (a === null && !(b instanceof Unknown)) || (b === null && !(a instanceof Unknown));
+    if (!decidable) return new Unknown(`\${${text}}`);
     cond = cmp[1] === '==' ? a === b : a !== b;
   } else {
     cond = sub(q[0]);
@@ -198,6 +254,61 @@ function applySteps(value, steps, text) {
   return v;
 }
 
+// Splits TEXT at every top-level separator (outside quotes and brackets).
+function splitAll(text, seps) {
+  const parts = [];
+  let rest = text;
+  for (let cut = splitTop(rest, seps); cut; cut = splitTop(rest, seps)) {
+    parts.push(cut[0]);
+    rest = cut[2];
+  }
+  parts.push(rest);
+  return parts;
+}
+
+// Index of the bracket closing the one at TEXT[0], or -1.
+function closing(text) {
+  return scan(text, (i, depth, c) => i > 0 && depth === 0 && ')]}'.includes(c));
+}
+
+// { key = expr, ... } and [expr, ...] (not for expressions): each element
+// resolved on its own. undefined when TEXT is not a constructor.
+function collection(text, inst, depth) {
+  const t = text.trim();
+  const object = t.startsWith('{');
+  if (!(object || t.startsWith('[')) || closing(t) !== t.length - 1) return undefined;
+  const items = splitAll(t.slice(1, -1), object ? [',', '\n'] : [','])
+    .map((x) => x.trim())
+    .filter((x) => x && !x.startsWith('#') && !x.startsWith('//'));
+  if (items.length && /^for\s/.test(items[0])) return undefined;
+  const sub = (e) => resolve(`\${${e}}`, inst, depth + 1);
+  if (!object) return items.map(sub);
+  const out = {};
+  for (const item of items) {
+    const m = item.match(/^("(?:[^"\\$]|\\.)*"|[A-Za-z_][\w-]*)\s*(?:=(?!=)|:)\s*([\s\S]+)$/);
+    if (!m) return undefined;
+    out[m[1].startsWith('"') ? JSON.parse(m[1]) : m[1]] = sub(m[2]);
+  }
+  return out;
+}
+
+// "text ${expr} text": a string when every interpolation resolves to a
+// string, number or bool; undefined otherwise (directives, escapes).
+function template(s, inst, depth) {
+  if (s.includes('%{') || s.includes('$${')) return undefined;
+  let out = '';
+  let i = 0;
+  for (let j = s.indexOf('${'); j !== -1; j = s.indexOf('${', i)) {
+    const end = closing(s.slice(j + 1));
+    if (end === -1) return undefined;
+    const v = resolve(`\${${s.slice(j + 2, j + 1 + end)}}`, inst, depth + 1);
+    if (!['string', 'number', 'boolean'].includes(typeof v)) return undefined;
+    out += s.slice(i, j) + String(v);
+    i = j + 2 + end;
+  }
+  return out + s.slice(i);
+}
+
 function interpolationBody(s) {
   if (!s.startsWith('${') || !s.endsWith('}')) return null;
   if (s.indexOf('${', 2) !== -1) return null;
@@ -214,8 +325,12 @@ function resolve(expr, inst, depth = 0) {
     return out;
   }
   if (typeof expr !== 'string' || !expr.includes('${')) return expr;
+  if (!inst) return new Unknown(expr);
   const inner = interpolationBody(expr);
-  if (inner === null || !inst) return new Unknown(expr);
+  if (inner === null) {
+    const s = template(expr, inst, depth);
+    return s === undefined ? new Unknown(expr) : s;
+  }
   const text = inner.trim();
   if (text === 'true') return true;
   if (text === 'false') return false;
@@ -225,7 +340,9 @@ function resolve(expr, inst, depth = 0) {
   const t = parseTraversal(text);
   if (!t) {
     const c = conditional(text, inst, depth);
-    return c === undefined ? new Unknown(expr) : c;
+    if (c !== undefined) return c;
+    const k = collection(text, inst, depth);
+    return k === undefined ? new Unknown(expr) : k;
   }
   const { root, steps } = t;
   if (root === 'var' && steps[0] && steps[0].key !== undefined) {
@@ -236,12 +353,18 @@ function resolve(expr, inst, depth = 0) {
     return l ? applySteps(resolve(l.expr, inst, depth + 1), steps.slice(1), expr) : new Unknown(expr);
   }
   if (root === 'module' && steps.length >= 2 && steps[0].key !== undefined) {
-    const c = inst.child(steps[0].key);
-    const out = c && c.dir.outputs[steps[1].key];
-    return out ? applySteps(resolve(out.body.value, c, depth + 1), steps.slice(2), expr) : new Unknown(expr);
+    const call = inst.dir.modules[steps[0].key];
+    const multi = call && isMulti(call.body);
+    const rest = steps.slice(multi ? 2 : 1);
+    const c = rest.length && (!multi || steps[1].key !== undefined) ? inst.child(steps[0].key, multi ? steps[1].key : undefined) : null;
+    const out = c && rest[0].key !== undefined && c.dir.outputs[rest[0].key];
+    return out ? applySteps(resolve(out.body.value, c, depth + 1), rest.slice(1), expr) : new Unknown(expr);
   }
   if (root === 'each' && inst.each && steps[0] && (steps[0].key === 'key' || steps[0].key === 'value')) {
     return applySteps(inst.each[steps[0].key], steps.slice(1), expr);
+  }
+  if (root === 'count' && inst.countIndex !== undefined && steps.length === 1 && steps[0].key === 'index') {
+    return inst.countIndex;
   }
   const real = inst.real || inst;
   if (root === 'data' && steps.length >= 2) {
@@ -286,4 +409,4 @@ function block(body, ...names) {
   return cur;
 }
 
-module.exports = { Unknown, Instance, expand, withOptionalDefaults, resolve, roots, instantiateRoots, blocks, block, isLocalSource, MODULE_META, parseTraversal };
+module.exports = { Unknown, Instance, expand, withOptionalDefaults, resolve, roots, instantiateRoots, blocks, block, isLocalSource, isMulti, MODULE_META, parseTraversal };

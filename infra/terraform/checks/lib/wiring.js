@@ -1,10 +1,12 @@
 'use strict';
 // Module wiring: every module call points at a directory of this tree, passes
 // only variables that module declares and every variable it requires; every
-// var.*, local.*, module.*.* and resource reference names something declared.
+// var.*, local.*, module.*.* and resource reference names something declared,
+// module calls with count/for_each are indexed and others are not; every
+// moved block leads to something declared and from something no longer declared.
 
 const path = require('node:path');
-const { isLocalSource, MODULE_META } = require('./resolve');
+const { isLocalSource, isMulti, MODULE_META } = require('./resolve');
 
 function interpolations(s) {
   const out = [];
@@ -29,6 +31,52 @@ function* strings(v) {
   if (typeof v === 'string') yield v;
   else if (Array.isArray(v)) for (const x of v) yield* strings(x);
   else if (v && typeof v === 'object') for (const x of Object.values(v)) yield* strings(x);
+}
+
+// Steps of a moved endpoint: module.A[0].module.B.TYPE.NAME ->
+// [{ name: 'module' }, { name: 'A' }, { index: 0 }, ...]; null if malformed.
+function addressSteps(text) {
+  const s = String(text).replace(/^\$\{/, '').replace(/\}$/, '').trim();
+  const steps = [];
+  let rest = `.${s}`;
+  while (rest) {
+    let m;
+    if ((m = rest.match(/^\.([A-Za-z_][\w-]*)/))) steps.push({ name: m[1] });
+    else if ((m = rest.match(/^\[\s*(\d+|"[^"\\]*")\s*\]/))) steps.push({ index: JSON.parse(m[1]) });
+    else return null;
+    rest = rest.slice(m[0].length);
+  }
+  return steps;
+}
+
+// Follows a moved endpoint from DIR through the module calls it names to a
+// module call or resource. Returns a problem (string) or null when declared.
+function undeclared(tree, dir, text, rel) {
+  const steps = addressSteps(text);
+  if (!steps || !steps.length) return `"${text}" is not an address`;
+  let cur = dir;
+  let i = 0;
+  while (i < steps.length && steps[i].name === 'module') {
+    const name = steps[i + 1] && steps[i + 1].name;
+    const call = name && cur.modules[name];
+    if (!call) return `module.${name} is not called in ${rel(cur.path) || '.'}`;
+    i += 2;
+    if (i < steps.length && steps[i].index !== undefined) {
+      if (!isMulti(call.body)) return `module.${name} is indexed but has neither count nor for_each`;
+      i += 1;
+    }
+    const target = isLocalSource(call.body.source) && tree.dirs.get(path.resolve(cur.path, call.body.source));
+    if (!target) return `module.${name} has no module of this tree behind it`;
+    cur = target;
+  }
+  if (i < steps.length) {
+    const type = steps[i].name;
+    const name = steps[i + 1] && steps[i + 1].name;
+    if (!type || !name || type === 'data' || !cur.resources.some((r) => r.mode === 'resource' && r.type === type && r.name === name)) {
+      return `${type}.${name} is not a resource of ${rel(cur.path) || '.'}`;
+    }
+  }
+  return null;
 }
 
 function checkWiring(tree, base) {
@@ -59,6 +107,14 @@ function checkWiring(tree, base) {
           findings.push(`${where}: required variable "${v}" of ${source} is not passed`);
         }
       }
+    }
+
+    // A moved block must lead to something declared, and its origin must be
+    // gone (Terraform refuses a move from an object that is still declared).
+    for (const { body, file } of dir.moved) {
+      const to = undeclared(tree, dir, body.to, rel);
+      if (to) findings.push(`${rel(file)}: moved to ${String(body.to).replace(/^\$\{|\}$/g, '')}: ${to}`);
+      if (!undeclared(tree, dir, body.from, rel)) findings.push(`${rel(file)}: moved from ${String(body.from).replace(/^\$\{|\}$/g, '')}, which is still declared`);
     }
 
     const resourceNames = new Set(dir.resources.map((r) => `${r.mode === 'data' ? 'data.' : ''}${r.type}.${r.name}`));
@@ -92,14 +148,17 @@ function checkWiring(tree, base) {
             usedLocals.add(m[1]);
             if (!dir.locals[m[1]]) report(`${rel(file)}: local.${m[1]} is not defined in ${rel(dir.path) || '.'}`);
           }
-          for (const m of clean.matchAll(/(?<![\w.])module\.([A-Za-z_][\w-]*)(?:\.([A-Za-z_][\w-]*))?/g)) {
+          for (const m of clean.matchAll(/(?<![\w.])module\.([A-Za-z_][\w-]*)(\[[^\]]*\])?(?:\.([A-Za-z_][\w-]*))?/g)) {
             const call = dir.modules[m[1]];
             if (!call) {
               report(`${rel(file)}: module.${m[1]} is not called in ${rel(dir.path) || '.'}`);
               continue;
             }
+            const ref = `module.${m[1]}${m[2] || ''}${m[3] ? `.${m[3]}` : ''}`;
+            if (m[2] && m[2] !== '[*]' && !isMulti(call.body)) report(`${rel(file)}: ${ref}: module.${m[1]} has neither count nor for_each`);
+            if (!m[2] && m[3] && isMulti(call.body)) report(`${rel(file)}: ${ref}: module.${m[1]} has count or for_each; index it`);
             const target = isLocalSource(call.body.source) && tree.dirs.get(path.resolve(dir.path, call.body.source));
-            if (target && m[2] && !target.outputs[m[2]]) report(`${rel(file)}: module.${m[1]}.${m[2]} is not an output of ${call.body.source}`);
+            if (target && m[3] && !target.outputs[m[3]]) report(`${rel(file)}: ${ref} is not an output of ${call.body.source}`);
           }
           for (const m of clean.matchAll(/(?<![\w.])(data\.)?(google_[a-z0-9_]+)\.([A-Za-z_][\w-]*)/g)) {
             const ref = `${m[1] || ''}${m[2]}.${m[3]}`;

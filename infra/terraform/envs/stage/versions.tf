@@ -16,7 +16,7 @@ terraform {
   }
 }
 
-# Labels are set by each module (local.labels in main.tf).
+# Labels are set by each module (local.labels in modules/platform).
 provider "google" {
   project               = var.project_id
   region                = var.region
