@@ -30,9 +30,18 @@ DATABASE_URL, BRO_KEY_SECRET. See README.md for the full list.
 )";
 
 std::string DefaultConfigPath() {
-  if (const char* p = std::getenv("BRO_CONFIG"); p != nullptr && *p != '\0') return p;
+  // getenv is only unsafe against concurrent setenv; nothing sets the environment.
+  if (const char* p = std::getenv("BRO_CONFIG");  // NOLINT(concurrency-mt-unsafe)
+      p != nullptr && *p != '\0') {
+    return p;
+  }
   if (std::filesystem::exists("config/app.yaml")) return "config/app.yaml";
   return {};
+}
+
+std::string ProjectId() {
+  const char* p = std::getenv("GOOGLE_CLOUD_PROJECT");  // NOLINT(concurrency-mt-unsafe): see above
+  return p != nullptr ? p : "";
 }
 
 po::options_description CommonOptions() {
@@ -74,9 +83,7 @@ int Serve(const std::vector<std::string>& args) {
     return 2;
   }
   auto cfg = LoadConfig(vm);
-  bro::observability::Logger log(
-      cfg.logging, STDOUT_FILENO,
-      std::getenv("GOOGLE_CLOUD_PROJECT") ? std::getenv("GOOGLE_CLOUD_PROJECT") : "");
+  bro::observability::Logger log(cfg.logging, STDOUT_FILENO, ProjectId());
   bro::app::App app(std::move(cfg), log);
   return app.Serve(role);
 }

@@ -28,8 +28,8 @@ class ExchangeSink : public gateway::StreamSink {
   http::Task<bool> Send(std::string_view bytes) override { return ex_.WriteChunk(bytes); }
   http::Task<void> End() override { return ex_.EndStream(); }
   http::Task<void> ClientGone() override { return ex_.WaitClientGone(); }
-  void WatchClientGone(std::function<void()> on_gone) override {
-    ex_.WatchClientGone(std::move(on_gone));
+  void WatchClientGone(const std::function<void()>& on_gone) override {
+    ex_.WatchClientGone(on_gone);
   }
   void StopWatchingClient() override { ex_.StopWatchingClient(); }
 

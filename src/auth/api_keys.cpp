@@ -86,7 +86,7 @@ bool Principal::MayUseModel(std::string_view model) const {
          std::find(allowed_models.begin(), allowed_models.end(), model) != allowed_models.end();
 }
 
-KeyHasher::KeyHasher(std::string secret) {
+KeyHasher::KeyHasher(const std::string& secret) {
   std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr),
                                                         &EVP_MAC_free);
   if (!mac) throw std::runtime_error("OpenSSL: HMAC unavailable");

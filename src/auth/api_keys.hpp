@@ -52,7 +52,7 @@ struct NewKey {
 // characters are kept as a visible prefix so people can tell keys apart.
 class KeyHasher {
  public:
-  explicit KeyHasher(std::string secret);
+  explicit KeyHasher(const std::string& secret);
   std::string Hash(std::string_view key) const;
   static std::string Generate();
   static std::string PrefixOf(std::string_view key);

@@ -65,6 +65,8 @@ struct Field {
 template <class Target>
 using Fields = std::vector<Field<Target>>;
 
+// K names a struct member, so it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define BRO_INT(S, K, MIN, MAX)                                                                   \
   {                                                                                               \
 #K, [](S & c, const std::string& k, const std::string& v) { c.K = ParseInt(k, v, MIN, MAX); } \
@@ -86,10 +88,12 @@ using Fields = std::vector<Field<Target>>;
 #K, [](S & c, const std::string&, const std::string& v) { c.K = v; } \
   }
 
+// NOLINTEND(bugprone-macro-parentheses)
+
 using std::chrono::milliseconds;
 
 const Fields<ServerConfig>& ServerFields() {
-  static const Fields<ServerConfig> f = {
+  static const Fields<ServerConfig> kFields = {
       BRO_STR(ServerConfig, host),
       BRO_INT(ServerConfig, port, 0, 65535),
       BRO_INT(ServerConfig, io_threads, 0, 256),
@@ -102,22 +106,22 @@ const Fields<ServerConfig>& ServerFields() {
       BRO_DUR(ServerConfig, write_timeout, milliseconds(100)),
       BRO_DUR(ServerConfig, shutdown_grace, milliseconds(0)),
   };
-  return f;
+  return kFields;
 }
 
 const Fields<DatabaseConfig>& DatabaseFields() {
-  static const Fields<DatabaseConfig> f = {
+  static const Fields<DatabaseConfig> kFields = {
       BRO_STR(DatabaseConfig, url),
       BRO_STR(DatabaseConfig, url_file),
       BRO_INT(DatabaseConfig, max_connections, 1, 1000),
       BRO_DUR(DatabaseConfig, timeout, milliseconds(10)),
       BRO_BOOL(DatabaseConfig, migrate_on_start),
   };
-  return f;
+  return kFields;
 }
 
 const Fields<LoggingConfig>& LoggingFields() {
-  static const Fields<LoggingConfig> f = {
+  static const Fields<LoggingConfig> kFields = {
       {"level",
        [](LoggingConfig& c, const std::string& k, const std::string& v) {
          static const std::set<std::string> kLevels = {"debug", "info", "warning", "error"};
@@ -137,38 +141,38 @@ const Fields<LoggingConfig>& LoggingFields() {
        }},
       BRO_BOOL(LoggingConfig, access_log),
   };
-  return f;
+  return kFields;
 }
 
 const Fields<MetricsConfig>& MetricsFields() {
-  static const Fields<MetricsConfig> f = {
+  static const Fields<MetricsConfig> kFields = {
       BRO_BOOL(MetricsConfig, enabled),
       BRO_STR(MetricsConfig, host),
       BRO_INT(MetricsConfig, port, 0, 65535),
   };
-  return f;
+  return kFields;
 }
 
 const Fields<AuthConfig>& AuthFields() {
-  static const Fields<AuthConfig> f = {
+  static const Fields<AuthConfig> kFields = {
       BRO_STR(AuthConfig, key_secret_file),
       BRO_DUR(AuthConfig, key_cache_ttl, milliseconds(0)),
       BRO_BOOL(AuthConfig, bootstrap_admin),
   };
-  return f;
+  return kFields;
 }
 
 const Fields<UsageConfig>& UsageFields() {
-  static const Fields<UsageConfig> f = {
+  static const Fields<UsageConfig> kFields = {
       BRO_DUR(UsageConfig, flush_interval, milliseconds(10)),
       BRO_INT(UsageConfig, batch_size, 1, 100000),
       BRO_INT(UsageConfig, buffer_capacity, 1, 10000000),
   };
-  return f;
+  return kFields;
 }
 
 const Fields<ProviderConfig>& ProviderFields() {
-  static const Fields<ProviderConfig> f = {
+  static const Fields<ProviderConfig> kFields = {
       BRO_STR(ProviderConfig, name),
       {"type",
        [](ProviderConfig& c, const std::string& k, const std::string& v) {
@@ -185,16 +189,16 @@ const Fields<ProviderConfig>& ProviderFields() {
       BRO_DUR(ProviderConfig, token_delay, milliseconds(0)),
       BRO_DUR(ProviderConfig, latency, milliseconds(0)),
   };
-  return f;
+  return kFields;
 }
 
 const Fields<ModelConfig>& ModelFields() {
-  static const Fields<ModelConfig> f = {
+  static const Fields<ModelConfig> kFields = {
       BRO_STR(ModelConfig, name),
       BRO_STR(ModelConfig, provider),
       BRO_STR(ModelConfig, upstream_model),
   };
-  return f;
+  return kFields;
 }
 
 #undef BRO_INT
@@ -217,7 +221,9 @@ void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Tar
   for (const auto& entry : map) {
     if (!entry.first.IsScalar()) Fail(prefix, "keys must be strings");
     const std::string name = entry.first.Scalar();
-    const std::string full = prefix + "." + name;
+    std::string full = prefix;
+    full += '.';
+    full += name;
     auto it =
         std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.key == name; });
     if (it == fields.end()) Fail(full, "unknown key");
@@ -252,8 +258,14 @@ void ApplyEnv(const Environment& env, const std::string& section, const Fields<T
               Target& out) {
   for (const auto& f : fields) {
     auto name = EnvName(section, f.key);
-    if (auto it = env.find(name); it != env.end())
-      f.set(out, name + " (" + section + "." + f.key + ")", it->second);
+    if (auto it = env.find(name); it != env.end()) {
+      std::string label = name;
+      label += " (" + section;
+      label += '.';
+      label += f.key;
+      label += ')';
+      f.set(out, label, it->second);
+    }
   }
 }
 

@@ -17,9 +17,9 @@ struct ServerConfig {
   int port = 8080;
   int io_threads = 0;  // 0: one per core
   int max_connections = 10000;
-  std::uint64_t max_header_bytes = 16 * 1024;
-  std::uint64_t max_body_bytes = 1024 * 1024;
-  std::uint64_t chat_max_body_bytes = 8 * 1024 * 1024;
+  std::uint64_t max_header_bytes = std::uint64_t{16} << 10;
+  std::uint64_t max_body_bytes = std::uint64_t{1} << 20;
+  std::uint64_t chat_max_body_bytes = std::uint64_t{8} << 20;
   Duration read_timeout = std::chrono::seconds(30);
   Duration idle_timeout = std::chrono::seconds(60);
   Duration write_timeout = std::chrono::seconds(30);

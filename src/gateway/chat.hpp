@@ -49,7 +49,7 @@ class StreamSink {
   // Completes when the client disconnects (never otherwise).
   virtual Task<void> ClientGone() = 0;
   // Calls on_gone if the client disconnects before StopWatchingClient(); no coroutine needed.
-  virtual void WatchClientGone(std::function<void()> on_gone) { (void)on_gone; }
+  virtual void WatchClientGone(const std::function<void()>& on_gone) { (void)on_gone; }
   virtual void StopWatchingClient() {}
 };
 

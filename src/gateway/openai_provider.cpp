@@ -27,8 +27,8 @@ using asio::as_tuple;
 using asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kMaxResponseBytes = 64 * 1024 * 1024;
-constexpr std::size_t kMaxErrorBytes = 1024 * 1024;
+constexpr std::size_t kMaxResponseBytes = std::size_t{64} << 20;
+constexpr std::size_t kMaxErrorBytes = std::size_t{1} << 20;
 
 // Runs one (lazily started) operation on the connection under the stream's own deadline;
 // nullopt when the deadline passed. The connection lives on this coroutine's thread

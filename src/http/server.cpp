@@ -225,7 +225,7 @@ Task<void> Session::RejectAndClose(Status status, std::string code, std::string 
   // bytes) so that closing does not reset the connection before it has read our answer.
   boost::system::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  constexpr std::size_t kMaxDrainBytes = 4 * 1024 * 1024;
+  constexpr std::size_t kMaxDrainBytes = std::size_t{4} << 20;
   std::size_t drained = 0;
   stream_.expires_after(std::chrono::seconds(1));
   while (drained < kMaxDrainBytes) {

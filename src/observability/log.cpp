@@ -11,8 +11,8 @@
 namespace bro::observability {
 namespace {
 
-constexpr std::size_t kMaxBuffered = 8 * 1024 * 1024;
-constexpr std::size_t kEagerFlush = 64 * 1024;
+constexpr std::size_t kMaxBuffered = std::size_t{8} << 20;
+constexpr std::size_t kEagerFlush = std::size_t{64} << 10;
 constexpr auto kFlushEvery = std::chrono::milliseconds(100);
 
 Severity ParseSeverity(const std::string& level) {
@@ -100,10 +100,10 @@ void Logger::Log(Severity s, std::string_view message, boost::json::object field
     }
   }
   line += '\n';
-  Append(std::move(line));
+  Append(line);
 }
 
-void Logger::Append(std::string line) {
+void Logger::Append(const std::string& line) {
   bool eager = false;
   {
     std::lock_guard lock(mu_);

@@ -51,7 +51,7 @@ class Logger {
   std::uint64_t Dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
-  void Append(std::string line);
+  void Append(const std::string& line);
   void WriterLoop();
   void WriteAll(const std::string& data);
 

@@ -1,11 +1,11 @@
 #include "observability/metrics.hpp"
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -120,7 +120,7 @@ void Registry::AddCallbackCounter(std::string name, std::string help,
 std::string Registry::Render() const {
   std::lock_guard lock(mu_);
   std::string out;
-  out.reserve(16 * 1024);
+  out.reserve(std::size_t{16} << 10);
   for (const auto& f : counters_) {
     AppendHeader(out, f->Name(), f->Help(), "counter");
     f->ForEach([&](const Labels& l, const Counter& c) {
@@ -204,10 +204,10 @@ void RegisterProcessMetrics(Registry& registry, const std::string& version) {
       });
   registry.AddCallbackGauge("process_open_fds", "Number of open file descriptors.", {}, [] {
     double n = 0;
-    if (DIR* d = opendir("/proc/self/fd")) {
-      while (readdir(d) != nullptr) ++n;
-      closedir(d);
-      n -= 2;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+         it.increment(ec)) {
+      ++n;
     }
     return std::vector<GaugeSample>{{{}, n}};
   });

@@ -59,7 +59,7 @@ void AppendParams(storage::Params& p, const UsageRecord& r) {
 
 }  // namespace
 
-UsageRecorder::UsageRecorder(storage::Database& db, boost::asio::any_io_executor executor,
+UsageRecorder::UsageRecorder(storage::Database& db, const boost::asio::any_io_executor& executor,
                              const config::UsageConfig& cfg, observability::Logger& log,
                              observability::Registry& metrics)
     : db_(db),

@@ -44,7 +44,7 @@ class UsageRecorder {
  public:
   // `executor` must not run handlers concurrently (a strand or a single-threaded io_context):
   // the flush timer lives on it.
-  UsageRecorder(storage::Database& db, boost::asio::any_io_executor executor,
+  UsageRecorder(storage::Database& db, const boost::asio::any_io_executor& executor,
                 const config::UsageConfig& cfg, observability::Logger& log,
                 observability::Registry& metrics);
 

@@ -21,7 +21,7 @@ Rows TakeRows(std::vector<PGresult*>& results, std::string_view name);
 }  // namespace
 
 struct PgWaiter {
-  explicit PgWaiter(asio::any_io_executor ex)
+  explicit PgWaiter(const asio::any_io_executor& ex)
       : timer(ex, std::chrono::steady_clock::time_point::max()) {}
   asio::steady_timer timer;
   bool notified = false;
