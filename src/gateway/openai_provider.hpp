@@ -5,7 +5,7 @@
 
 #include "config/config.hpp"
 #include "gateway/chat.hpp"
-#include "gateway/upstream_client.hpp"
+#include "gateway/upstream_exchange.hpp"
 
 namespace bro::gateway {
 
@@ -22,8 +22,7 @@ class OpenAiProvider : public Provider {
   Task<ChatOutcome> Chat(const ChatCall& call, StreamSink& sink) override;
 
  private:
-  struct Progress;
-  Task<ChatOutcome> Run(const ChatCall& call, StreamSink& sink, Progress& progress);
+  Task<ChatOutcome> Run(const ChatCall& call, StreamSink& sink, CallProgress& progress);
 
   std::string name_;
   std::string api_key_;
