@@ -10,7 +10,6 @@ namespace bro::gateway {
 namespace {
 
 namespace json = boost::json;
-using Clock = UpstreamClock;
 
 void ReadUsage(const json::object& o, CallProgress& progress) {
   const auto* u = o.if_contains("usage");
@@ -57,24 +56,8 @@ std::size_t DeltaChars(const json::object& chunk) {
 
 }  // namespace
 
-OpenAiProvider::OpenAiProvider(const config::ProviderConfig& cfg, asio::ssl::context& ssl)
-    : name_(cfg.name),
-      api_key_(cfg.api_key),
-      first_token_timeout_(cfg.first_token_timeout),
-      total_timeout_(cfg.total_timeout),
-      pool_(ParseBaseUrl(cfg.base_url), ssl, cfg.max_idle_connections, cfg.connect_timeout) {}
-
-Task<ChatOutcome> OpenAiProvider::Chat(const ChatCall& call, StreamSink& sink) {
-  return RunWatchingClient(call, sink, [this, &call, &sink](CallProgress& progress) {
-    return Run(call, sink, progress);
-  });
-}
-
 Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink,
-                                      CallProgress& progress) {
-  const auto start = Clock::now();
-  const auto total_deadline = start + total_timeout_;
-  const auto first_deadline = std::min(total_deadline, start + first_token_timeout_);
+                                      CallProgress& progress, Deadlines deadlines) {
   const bool stream = call.request.stream;
   const bool drop_usage_chunk = stream && !call.request.include_usage;
 
@@ -99,21 +82,12 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink,
   if (!api_key_.empty()) req.set(bhttp::field::authorization, "Bearer " + api_key_);
 
   UpstreamExchange exchange(pool_, progress);
-  if (auto failed = co_await exchange.Open(req, first_deadline, total_deadline)) {
-    co_return ErrorOutcome(*failed);
-  }
-  const auto upstream_status = exchange.Status();
-  const bool ok = upstream_status >= 200 && upstream_status < 300;
-
-  if (!stream || !ok) {
-    auto body = co_await exchange.ReadBody(ok ? kMaxUpstreamResponseBytes : kMaxUpstreamErrorBytes,
-                                           total_deadline);
-    if (const auto* failed = std::get_if<ApiError>(&body)) co_return ErrorOutcome(*failed);
-    auto& content = std::get<std::string>(body);
-    std::string retry_after = exchange.RetryAfter();
-    exchange.Release();
-    if (!ok)
-      co_return UpstreamStatusOutcome(upstream_status, std::move(content), std::move(retry_after));
+  auto answer =
+      co_await Exchange(exchange, req, stream, deadlines,
+                        [](std::string_view body, unsigned) { return std::string(body); });
+  if (auto* done = std::get_if<ChatOutcome>(&answer)) co_return std::move(*done);
+  if (!stream) {
+    auto& content = std::get<std::string>(answer);
     ChatOutcome out;
     out.status = http::Status::ok;
     boost::system::error_code jec;
@@ -125,8 +99,8 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink,
     if (!progress.prompt_reported)
       out.usage.prompt_tokens = EstimatePromptTokens(call.request.body);
     out.body = std::move(content);
-    out.time_to_first_token =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    out.time_to_first_token = std::chrono::duration_cast<std::chrono::milliseconds>(
+        UpstreamClock::now() - deadlines.start);
     co_return out;
   }
 
@@ -159,8 +133,7 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink,
     if (forward) out.emplace_back(event);
     return true;
   };
-  auto end =
-      co_await RelaySse(exchange, sink, progress, start, first_deadline, total_deadline, relay);
+  auto end = co_await RelaySse(exchange, sink, progress, deadlines, relay);
   co_return co_await FinishStream(exchange, sink, progress, call.request, std::move(end), saw_done,
                                   std::move(stream_error));
 }

@@ -216,9 +216,45 @@ void UpstreamExchange::Release() {
   }
 }
 
+Task<std::variant<std::string, ChatOutcome>> Exchange(UpstreamExchange& exchange,
+                                                      const bhttp::request<bhttp::string_body>& req,
+                                                      bool stream, const Deadlines& deadlines,
+                                                      const ErrorTranslate& to_openai_error) {
+  if (auto failed = co_await exchange.Open(req, deadlines.first, deadlines.total)) {
+    co_return ErrorOutcome(*failed);
+  }
+  const auto status = exchange.Status();
+  const bool ok = status >= 200 && status < 300;
+  if (stream && ok) co_return std::string();
+  auto body = co_await exchange.ReadBody(ok ? kMaxUpstreamResponseBytes : kMaxUpstreamErrorBytes,
+                                         deadlines.total);
+  if (const auto* failed = std::get_if<ApiError>(&body)) co_return ErrorOutcome(*failed);
+  std::string retry_after = exchange.RetryAfter();
+  exchange.Release();
+  if (ok) co_return std::move(std::get<std::string>(body));
+  co_return UpstreamStatusOutcome(status, to_openai_error(std::get<std::string>(body), status),
+                                  std::move(retry_after));
+}
+
+UpstreamProvider::UpstreamProvider(const config::ProviderConfig& cfg, asio::ssl::context& ssl)
+    : name_(cfg.name),
+      api_key_(cfg.api_key),
+      first_token_timeout_(cfg.first_token_timeout),
+      total_timeout_(cfg.total_timeout),
+      pool_(ParseBaseUrl(cfg.base_url), ssl, cfg.max_idle_connections, cfg.connect_timeout) {}
+
+Task<ChatOutcome> UpstreamProvider::Chat(const ChatCall& call, StreamSink& sink) {
+  return RunWatchingClient(call, sink, [this, &call, &sink](CallProgress& progress) {
+    Deadlines d;
+    d.start = Clock::now();
+    d.total = d.start + total_timeout_;
+    d.first = std::min(d.total, d.start + first_token_timeout_);
+    return Run(call, sink, progress, d);
+  });
+}
+
 Task<RelayEnd> RelaySse(UpstreamExchange& exchange, StreamSink& sink, CallProgress& progress,
-                        Clock::time_point start, Clock::time_point first_deadline,
-                        Clock::time_point total_deadline, const SseTranslate& translate) {
+                        const Deadlines& deadlines, const SseTranslate& translate) {
   RelayEnd end;
   if (!co_await sink.Begin()) {
     end.client_gone = true;
@@ -229,7 +265,7 @@ Task<RelayEnd> RelaySse(UpstreamExchange& exchange, StreamSink& sink, CallProgre
   auto on_event = [&](std::string_view event) {
     if (!end.stopped && !translate(event, ready)) end.stopped = true;
   };
-  auto deadline = first_deadline;
+  auto deadline = deadlines.first;
   while (!exchange.Done() && !end.stopped) {
     auto r = co_await exchange.ReadSome(deadline);
     if (!r) {
@@ -247,8 +283,9 @@ Task<RelayEnd> RelaySse(UpstreamExchange& exchange, StreamSink& sink, CallProgre
     }
     for (auto& e : ready) {
       if (!progress.ttft) {
-        progress.ttft = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-        deadline = total_deadline;
+        progress.ttft =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - deadlines.start);
+        deadline = deadlines.total;
       }
       if (!co_await sink.Send(e)) {
         end.client_gone = true;

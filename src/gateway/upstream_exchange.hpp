@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "config/config.hpp"
 #include "gateway/chat.hpp"
 #include "gateway/upstream_client.hpp"
 
@@ -94,6 +95,42 @@ class UpstreamExchange {
   char buf_[16 * 1024];
 };
 
+// One call's clock: the response head (and, streaming, the first event) is due by `first`,
+// the whole exchange by `total`.
+struct Deadlines {
+  UpstreamClock::time_point start;
+  UpstreamClock::time_point first;
+  UpstreamClock::time_point total;
+};
+
+// Sends the request and, unless the answer is a 2xx stream (left to read), reads it whole.
+// The body of a 2xx answer, or the finished outcome of a failure: connection or timeout, or a
+// non-2xx answer whose body `to_openai_error` turns into an OpenAI error object.
+using ErrorTranslate = std::function<std::string(std::string_view body, unsigned status)>;
+Task<std::variant<std::string, ChatOutcome>> Exchange(UpstreamExchange& exchange,
+                                                      const bhttp::request<bhttp::string_body>& req,
+                                                      bool stream, const Deadlines& deadlines,
+                                                      const ErrorTranslate& to_openai_error);
+
+// A provider that talks HTTP to an upstream through a pool of connections.
+class UpstreamProvider : public Provider {
+ public:
+  UpstreamProvider(const config::ProviderConfig& cfg, asio::ssl::context& ssl);
+  std::string_view Name() const override { return name_; }
+  // Runs Run() with the client watched (RunWatchingClient) and the call's deadlines set.
+  Task<ChatOutcome> Chat(const ChatCall& call, StreamSink& sink) final;
+
+ protected:
+  virtual Task<ChatOutcome> Run(const ChatCall& call, StreamSink& sink, CallProgress& progress,
+                                Deadlines deadlines) = 0;
+
+  std::string name_;
+  std::string api_key_;
+  std::chrono::milliseconds first_token_timeout_;
+  std::chrono::milliseconds total_timeout_;
+  UpstreamPool pool_;
+};
+
 // Turns one complete upstream SSE event into the events to send the client (appended to `out`);
 // returns false when the stream must end after those (e.g. an in-band error).
 using SseTranslate = std::function<bool(std::string_view event, std::vector<std::string>& out)>;
@@ -107,8 +144,7 @@ struct RelayEnd {
 // Reads the upstream stream and sends each translated event as soon as it is complete: the
 // first event within first_deadline, the rest within total_deadline.
 Task<RelayEnd> RelaySse(UpstreamExchange& exchange, StreamSink& sink, CallProgress& progress,
-                        UpstreamClock::time_point start, UpstreamClock::time_point first_deadline,
-                        UpstreamClock::time_point total_deadline, const SseTranslate& translate);
+                        const Deadlines& deadlines, const SseTranslate& translate);
 
 // Ends a relayed stream and says what it was: a client that left, a broken or incomplete stream
 // (ended with an in-band error event, never as a success), an error the upstream reported
