@@ -5,6 +5,7 @@
 #include <set>
 
 #include "integration/gateway_fixture.hpp"
+#include "unit/anthropic_events.hpp"
 
 namespace bro::api {
 namespace {
@@ -18,41 +19,7 @@ struct AnthropicSeen {
   std::atomic<bool> release_rest{false};  // lets a paused stream go on
 };
 
-std::string Event(const std::string& type, const std::string& data) {
-  return "event: " + type + "\ndata: " + data + "\n\n";
-}
-
-const std::string kMessageStart = Event(
-    "message_start",
-    R"({"type":"message_start","message":{"id":"msg_fake_1","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":25,"output_tokens":1}}})");
-const std::string kPing = Event("ping", R"({"type": "ping"})");
-
-std::string TextDelta(int index, const std::string& text) {
-  return Event("content_block_delta", R"({"type":"content_block_delta","index":)" +
-                                          std::to_string(index) +
-                                          R"(,"delta":{"type":"text_delta","text":)" +
-                                          json::serialize(json::value(text)) + "}}");
-}
-std::string JsonDelta(int index, const std::string& partial) {
-  return Event("content_block_delta", R"({"type":"content_block_delta","index":)" +
-                                          std::to_string(index) +
-                                          R"(,"delta":{"type":"input_json_delta","partial_json":)" +
-                                          json::serialize(json::value(partial)) + "}}");
-}
-std::string BlockStop(int index) {
-  return Event("content_block_stop",
-               R"({"type":"content_block_stop","index":)" + std::to_string(index) + "}");
-}
-std::string MessageEnd(const std::string& stop_reason, int output_tokens) {
-  return Event("message_delta", R"({"type":"message_delta","delta":{"stop_reason":")" +
-                                    stop_reason +
-                                    R"(","stop_sequence":null},"usage":{"output_tokens":)" +
-                                    std::to_string(output_tokens) + "}}") +
-         Event("message_stop", R"({"type":"message_stop"})");
-}
-const std::string kTextStart =
-    Event("content_block_start",
-          R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})");
+using namespace testing::anthropic_events;
 
 // A fake of Anthropic's Messages API on 127.0.0.1:0; the requested model picks the script.
 class FakeAnthropic {
@@ -130,36 +97,39 @@ class FakeAnthropic {
     http::Response head{http::Status::ok, ex.Req().version()};
     head.set(http::Field::content_type, "text/event-stream; charset=utf-8");
     if (!co_await ex.StartStream(std::move(head))) co_return http::Response{};
+    // The first events of every stream: the message, a text block, some text.
+    const std::string opening = MessageStart("msg_fake_1", 25) + TextStart(0);
     if (model == "claude-text") {
-      const std::string events = kMessageStart + kTextStart + kPing + TextDelta(0, "Hello") +
-                                 TextDelta(0, "!") + BlockStop(0) + MessageEnd("end_turn", 6);
+      const std::string events = opening + Ping() + TextDelta(0, "Hello") + TextDelta(0, "!") +
+                                 BlockStop(0) + MessageDelta("end_turn", 6) + MessageStop();
       // Split mid-event: the provider must reassemble events across reads.
       co_await ex.WriteChunk(std::string_view(events).substr(0, 41));
       co_await ex.WriteChunk(std::string_view(events).substr(41));
     } else if (model == "claude-tool") {
-      co_await ex.WriteChunk(
-          kMessageStart + kTextStart + TextDelta(0, "Checking.") + BlockStop(0) +
-          Event(
-              "content_block_start",
-              R"({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_fake_1","name":"get_weather","input":{}}})") +
-          JsonDelta(1, "") + JsonDelta(1, R"({"city": "Pa)"));
+      const std::string first = opening + TextDelta(0, "Checking.") + BlockStop(0) +
+                                ToolStart(1, "toolu_fake_1", "get_weather") + JsonDelta(1, "") +
+                                JsonDelta(1, R"({"city": "Pa)");
+      co_await ex.WriteChunk(first);
       // The rest waits until the test saw the first piece reach the client.
       asio::steady_timer t(co_await asio::this_coro::executor);
       for (int i = 0; i < 500 && !seen.release_rest && !server_.Stopping(); ++i) {
         t.expires_after(10ms);
         co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       }
-      co_await ex.WriteChunk(JsonDelta(1, R"(ris"})") + BlockStop(1) + MessageEnd("tool_use", 31));
+      const std::string rest =
+          JsonDelta(1, R"(ris"})") + BlockStop(1) + MessageDelta("tool_use", 31) + MessageStop();
+      co_await ex.WriteChunk(rest);
     } else if (model == "claude-error-event") {
-      co_await ex.WriteChunk(
-          kMessageStart + kTextStart + TextDelta(0, "Hel") +
-          Event("error",
-                R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})"));
+      const std::string events =
+          opening + TextDelta(0, "Hel") + Error("overloaded_error", "Overloaded");
+      co_await ex.WriteChunk(events);
     } else if (model == "claude-cut") {
-      co_await ex.WriteChunk(kMessageStart + kTextStart + TextDelta(0, "partial"));
+      const std::string events = opening + TextDelta(0, "partial");
+      co_await ex.WriteChunk(events);
       throw std::runtime_error("fake Anthropic dies mid-stream");
     } else {  // claude-hang: some output, then wait for the gateway to go away
-      co_await ex.WriteChunk(kMessageStart + kTextStart + TextDelta(0, "waiting"));
+      const std::string events = opening + TextDelta(0, "waiting");
+      co_await ex.WriteChunk(events);
       co_await ex.WaitClientGone();
       seen.saw_disconnect = true;
       co_return http::Response{};

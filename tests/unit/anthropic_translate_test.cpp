@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "anthropic_events.hpp"
 #include "gateway/sse.hpp"
 
 namespace bro::gateway::anthropic {
@@ -233,9 +234,7 @@ TEST(AnthropicTranslate, ErrorBodies) {
 
 // --- streams ---------------------------------------------------------------------------
 
-std::string Event(const std::string& type, const std::string& data) {
-  return "event: " + type + "\ndata: " + data + "\n\n";
-}
+using namespace testing::anthropic_events;
 
 // The data of every event the translator made for `events`, and whether it wants more.
 struct Run {
@@ -253,30 +252,13 @@ Run Feed(StreamTranslator& t, const std::vector<std::string>& events) {
   return r;
 }
 
-const std::string kMessageStart = Event(
-    "message_start",
-    R"({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-up","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":25,"output_tokens":1}}})");
+const std::string kMessageStart = MessageStart("msg_1", 25);
 
 TEST(AnthropicStream, TextStreamWithUsage) {
   StreamTranslator t("alias", true, 7);
-  const auto r = Feed(
-      t,
-      {kMessageStart,
-       Event(
-           "content_block_start",
-           R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"),
-       Event("ping", R"({"type": "ping"})"),
-       Event(
-           "content_block_delta",
-           R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}})"),
-       Event(
-           "content_block_delta",
-           R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"lo"}})"),
-       Event("content_block_stop", R"({"type":"content_block_stop","index":0})"),
-       Event(
-           "message_delta",
-           R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}})"),
-       Event("message_stop", R"({"type":"message_stop"})")});
+  const auto r =
+      Feed(t, {kMessageStart, TextStart(0), Ping(), TextDelta(0, "Hel"), TextDelta(0, "lo"),
+               BlockStop(0), MessageDelta("end_turn", 15), MessageStop()});
   EXPECT_TRUE(r.more);
   EXPECT_TRUE(t.Finished());
   EXPECT_TRUE(t.Error().empty());
@@ -302,38 +284,10 @@ TEST(AnthropicStream, TextStreamWithUsage) {
 TEST(AnthropicStream, ToolUseDeltasAreForwardedPieceByPiece) {
   StreamTranslator t("alias", false, 7);
   const auto r = Feed(
-      t,
-      {kMessageStart,
-       Event(
-           "content_block_start",
-           R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"),
-       Event(
-           "content_block_delta",
-           R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Checking."}})"),
-       Event("content_block_stop", R"({"type":"content_block_stop","index":0})"),
-       Event(
-           "content_block_start",
-           R"({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_9","name":"get_weather","input":{}}})"),
-       Event(
-           "content_block_delta",
-           R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}})"),
-       Event(
-           "content_block_delta",
-           R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"city\": \"Pa"}})"),
-       Event(
-           "content_block_delta",
-           R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"ris\"}"}})"),
-       Event("content_block_stop", R"({"type":"content_block_stop","index":1})"),
-       Event(
-           "content_block_start",
-           R"({"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_10","name":"get_time","input":{}}})"),
-       Event(
-           "content_block_delta",
-           R"({"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{}"}})"),
-       Event(
-           "message_delta",
-           R"({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":30}})"),
-       Event("message_stop", R"({"type":"message_stop"})")});
+      t, {kMessageStart, TextStart(0), TextDelta(0, "Checking."), BlockStop(0),
+          ToolStart(1, "toolu_9", "get_weather"), JsonDelta(1, ""), JsonDelta(1, R"({"city": "Pa)"),
+          JsonDelta(1, R"(ris"})"), BlockStop(1), ToolStart(2, "toolu_10", "get_time"),
+          JsonDelta(2, "{}"), MessageDelta("tool_use", 30), MessageStop()});
   // role, text, tool 0 start, 2 argument pieces, tool 1 start, 1 piece, finish, [DONE]
   ASSERT_EQ(r.data.size(), 9U);
   const auto start0 = json::parse(r.data[2]).at("choices").at(0).at("delta").at("tool_calls").at(0);
@@ -366,11 +320,7 @@ TEST(AnthropicStream, ToolUseDeltasAreForwardedPieceByPiece) {
 
 TEST(AnthropicStream, InBandErrorEndsTheStreamWithAnOpenAiError) {
   StreamTranslator t("alias", true, 7);
-  const auto r = Feed(
-      t, {kMessageStart,
-          Event("error",
-                R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})"),
-          Event("message_stop", R"({"type":"message_stop"})")});
+  const auto r = Feed(t, {kMessageStart, Error("overloaded_error", "Overloaded"), MessageStop()});
   EXPECT_FALSE(r.more);
   EXPECT_FALSE(t.Finished());
   EXPECT_EQ(t.Error(), "upstream_stream_error");
@@ -382,21 +332,13 @@ TEST(AnthropicStream, InBandErrorEndsTheStreamWithAnOpenAiError) {
 
 TEST(AnthropicStream, OddEvents) {
   StreamTranslator t("alias", false, 7);
-  auto r = Feed(
-      t,
-      {": a comment\n\n", Event("ping", R"({"type":"ping"})"), kMessageStart,
-       Event(
-           "content_block_start",
-           R"({"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}})"),
-       Event(
-           "content_block_delta",
-           R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}})"),
-       Event(
-           "content_block_delta",
-           R"({"type":"content_block_delta","index":5,"delta":{"type":"input_json_delta","partial_json":"{}"}})"),
-       Event("brand_new_event", R"({"type":"brand_new_event"})"),
-       Event("content_block_delta", R"({"type":"content_block_delta","index":0})"),
-       Event("message_stop", R"({"type":"message_stop"})")});
+  auto r = Feed(t, {": a comment\n\n", Ping(), kMessageStart,
+                    BlockStart(0, R"({"type":"thinking","thinking":""})"),
+                    Delta(0, R"({"type":"thinking_delta","thinking":"hmm"})"),
+                    JsonDelta(5, "{}"),  // a block that never started
+                    Event("brand_new_event", R"({"type":"brand_new_event"})"),
+                    Event("content_block_delta", R"({"type":"content_block_delta","index":0})"),
+                    MessageStop()});
   EXPECT_TRUE(t.Finished());
   ASSERT_EQ(r.data.size(), 3U) << "role, finish (stop when no message_delta came), [DONE]";
   EXPECT_EQ(json::parse(r.data[1]).at("choices").at(0).at("finish_reason").as_string(), "stop");
