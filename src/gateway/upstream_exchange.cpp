@@ -75,10 +75,10 @@ Task<ChatOutcome> RunWatchingClient(const ChatCall& call, StreamSink& sink,
   co_return out;
 }
 
-bhttp::request<bhttp::string_body> UpstreamPost(const UpstreamTarget& target, std::string path,
-                                                bool stream, const ChatCall& call,
-                                                std::string body) {
-  bhttp::request<bhttp::string_body> req{bhttp::verb::post, std::move(path), 11};
+bhttp::request<bhttp::string_body> UpstreamPost(const UpstreamTarget& target,
+                                                const std::string& path, bool stream,
+                                                const ChatCall& call, std::string body) {
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, path, 11};
   const bool default_port =
       (target.tls && target.port == "443") || (!target.tls && target.port == "80");
   req.set(bhttp::field::host, default_port ? target.host : target.host + ":" + target.port);

@@ -25,8 +25,8 @@ namespace bro::gateway {
 namespace bhttp = boost::beast::http;
 using UpstreamClock = std::chrono::steady_clock;
 
-constexpr std::size_t kMaxUpstreamResponseBytes = 64 * 1024 * 1024;
-constexpr std::size_t kMaxUpstreamErrorBytes = 1024 * 1024;
+constexpr std::size_t kMaxUpstreamResponseBytes = std::size_t{64} * 1024 * 1024;
+constexpr std::size_t kMaxUpstreamErrorBytes = std::size_t{1024} * 1024;
 
 // What a call has produced so far; shared with the client-gone watcher.
 struct CallProgress {
@@ -54,9 +54,9 @@ Task<ChatOutcome> RunWatchingClient(const ChatCall& call, StreamSink& sink,
 
 // A POST to `target` with the headers every provider sends (host, content type, accept,
 // user agent, traceparent); the caller adds its credentials.
-bhttp::request<bhttp::string_body> UpstreamPost(const UpstreamTarget& target, std::string path,
-                                                bool stream, const ChatCall& call,
-                                                std::string body);
+bhttp::request<bhttp::string_body> UpstreamPost(const UpstreamTarget& target,
+                                                const std::string& path, bool stream,
+                                                const ChatCall& call, std::string body);
 
 // The outcome for a non-2xx upstream answer. `openai_error_body` is the upstream's error as an
 // OpenAI error object: it is relayed for refusals of the request itself (400/404/413/422/429,
