@@ -26,7 +26,7 @@ Task<ChatOutcome> AnthropicProvider::Run(const ChatCall& call, StreamSink& sink,
   req.set("anthropic-version", version_);
 
   UpstreamExchange exchange(pool_, progress);
-  auto answer = co_await Exchange(exchange, req, stream, deadlines, anthropic::TranslateError);
+  auto answer = co_await SendAndRead(exchange, req, stream, deadlines, anthropic::TranslateError);
   if (auto* done = std::get_if<ChatOutcome>(&answer)) co_return std::move(*done);
   if (!stream) {
     const auto& content = std::get<std::string>(answer);

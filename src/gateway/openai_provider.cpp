@@ -83,8 +83,8 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink,
 
   UpstreamExchange exchange(pool_, progress);
   auto answer =
-      co_await Exchange(exchange, req, stream, deadlines,
-                        [](std::string_view body, unsigned) { return std::string(body); });
+      co_await SendAndRead(exchange, req, stream, deadlines,
+                           [](std::string_view body, unsigned) { return std::string(body); });
   if (auto* done = std::get_if<ChatOutcome>(&answer)) co_return std::move(*done);
   if (!stream) {
     auto& content = std::get<std::string>(answer);

@@ -216,10 +216,9 @@ void UpstreamExchange::Release() {
   }
 }
 
-Task<std::variant<std::string, ChatOutcome>> Exchange(UpstreamExchange& exchange,
-                                                      const bhttp::request<bhttp::string_body>& req,
-                                                      bool stream, const Deadlines& deadlines,
-                                                      const ErrorTranslate& to_openai_error) {
+Task<std::variant<std::string, ChatOutcome>> SendAndRead(
+    UpstreamExchange& exchange, const bhttp::request<bhttp::string_body>& req, bool stream,
+    const Deadlines& deadlines, const ErrorTranslate& to_openai_error) {
   if (auto failed = co_await exchange.Open(req, deadlines.first, deadlines.total)) {
     co_return ErrorOutcome(*failed);
   }

@@ -107,10 +107,9 @@ struct Deadlines {
 // The body of a 2xx answer, or the finished outcome of a failure: connection or timeout, or a
 // non-2xx answer whose body `to_openai_error` turns into an OpenAI error object.
 using ErrorTranslate = std::function<std::string(std::string_view body, unsigned status)>;
-Task<std::variant<std::string, ChatOutcome>> Exchange(UpstreamExchange& exchange,
-                                                      const bhttp::request<bhttp::string_body>& req,
-                                                      bool stream, const Deadlines& deadlines,
-                                                      const ErrorTranslate& to_openai_error);
+Task<std::variant<std::string, ChatOutcome>> SendAndRead(
+    UpstreamExchange& exchange, const bhttp::request<bhttp::string_body>& req, bool stream,
+    const Deadlines& deadlines, const ErrorTranslate& to_openai_error);
 
 // A provider that talks HTTP to an upstream through a pool of connections.
 class UpstreamProvider : public Provider {
