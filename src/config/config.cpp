@@ -176,7 +176,9 @@ const Fields<ProviderConfig>& ProviderFields() {
       BRO_STR(ProviderConfig, name),
       {"type",
        [](ProviderConfig& c, const std::string& k, const std::string& v) {
-         if (v != "echo" && v != "openai") Fail(k, "expected echo or openai, got '" + v + "'");
+         if (v != "echo" && v != "openai" && v != "anthropic") {
+           Fail(k, "expected echo, openai or anthropic, got '" + v + "'");
+         }
          c.type = v;
        }},
       BRO_STR(ProviderConfig, base_url),
@@ -186,6 +188,8 @@ const Fields<ProviderConfig>& ProviderFields() {
       BRO_DUR(ProviderConfig, first_token_timeout, milliseconds(10)),
       BRO_DUR(ProviderConfig, total_timeout, milliseconds(10)),
       BRO_INT(ProviderConfig, max_idle_connections, 0, 100000),
+      BRO_STR(ProviderConfig, anthropic_version),
+      BRO_INT(ProviderConfig, max_tokens_default, 1, 1000000),
       BRO_DUR(ProviderConfig, token_delay, milliseconds(0)),
       BRO_DUR(ProviderConfig, latency, milliseconds(0)),
   };
@@ -314,7 +318,11 @@ void Validate(Config& c, const Environment& env) {
     if (p.type.empty()) Fail(at + ".type", "required");
     if (!provider_names.insert(p.name).second)
       Fail(at + ".name", "duplicate provider '" + p.name + "'");
-    if (p.type == "openai") {
+    if (p.type == "anthropic") {
+      if (p.base_url.empty()) p.base_url = "https://api.anthropic.com";
+      if (p.anthropic_version.empty()) Fail(at + ".anthropic_version", "must not be empty");
+    }
+    if (p.type == "openai" || p.type == "anthropic") {
       try {
         common::ParseBaseUrl(p.base_url);
       } catch (const std::invalid_argument& e) {

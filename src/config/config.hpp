@@ -65,7 +65,7 @@ struct UsageConfig {
 
 struct ProviderConfig {
   std::string name;
-  std::string type;  // echo | openai
+  std::string type;  // echo | openai | anthropic
   std::string base_url;
   std::string api_key_env;
   std::string api_key_file;
@@ -74,6 +74,8 @@ struct ProviderConfig {
   Duration first_token_timeout = std::chrono::seconds(60);
   Duration total_timeout = std::chrono::seconds(600);
   int max_idle_connections = 64;
+  std::string anthropic_version = "2023-06-01";  // anthropic only: the anthropic-version header
+  std::int64_t max_tokens_default = 4096;   // anthropic only: max_tokens when the client sets none
   Duration token_delay = Duration::zero();  // echo only: pause between streamed chunks
   Duration latency = Duration::zero();      // echo only: pause before the first byte
 };

@@ -1,5 +1,6 @@
 #include "gateway/catalog.hpp"
 
+#include "gateway/anthropic_provider.hpp"
 #include "gateway/echo_provider.hpp"
 #include "gateway/openai_provider.hpp"
 
@@ -11,6 +12,8 @@ ModelCatalog::ModelCatalog(const config::Config& cfg, boost::asio::ssl::context&
     std::unique_ptr<Provider> provider;
     if (p.type == "echo") {
       provider = std::make_unique<EchoProvider>(p);
+    } else if (p.type == "anthropic") {
+      provider = std::make_unique<AnthropicProvider>(p, ssl);
     } else {
       provider = std::make_unique<OpenAiProvider>(p, ssl);
     }

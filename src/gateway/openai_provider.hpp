@@ -5,7 +5,7 @@
 
 #include "config/config.hpp"
 #include "gateway/chat.hpp"
-#include "gateway/upstream_client.hpp"
+#include "gateway/upstream_exchange.hpp"
 
 namespace bro::gateway {
 
@@ -14,22 +14,14 @@ namespace bro::gateway {
 // byte for byte. Streams are relayed event by event as they arrive; usage is
 // always requested upstream (stream_options.include_usage) so it can be
 // recorded, and the usage-only chunk is dropped if the client did not ask for it.
-class OpenAiProvider : public Provider {
+class OpenAiProvider : public UpstreamProvider {
  public:
-  OpenAiProvider(const config::ProviderConfig& cfg, asio::ssl::context& ssl);
-  std::string_view Name() const override { return name_; }
+  using UpstreamProvider::UpstreamProvider;
   std::string_view Type() const override { return "openai"; }
-  Task<ChatOutcome> Chat(const ChatCall& call, StreamSink& sink) override;
 
  private:
-  struct Progress;
-  Task<ChatOutcome> Run(const ChatCall& call, StreamSink& sink, Progress& progress);
-
-  std::string name_;
-  std::string api_key_;
-  std::chrono::milliseconds first_token_timeout_;
-  std::chrono::milliseconds total_timeout_;
-  UpstreamPool pool_;
+  Task<ChatOutcome> Run(const ChatCall& call, StreamSink& sink, CallProgress& progress,
+                        Deadlines deadlines) override;
 };
 
 }  // namespace bro::gateway

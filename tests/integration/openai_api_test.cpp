@@ -2,193 +2,10 @@
 // the echo provider, over real sockets: authentication, models, chat (plain and
 // streamed), validation errors, roles, and the usage record of every call.
 
-#include "api/openai_api.hpp"
-
-#include <gtest/gtest.h>
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include "api/health_api.hpp"
-#include "auth/api_keys.hpp"
-#include "config/config.hpp"
-#include "gateway/catalog.hpp"
-#include "gateway/metrics.hpp"
-#include "gateway/sse.hpp"
-#include "integration/http_client.hpp"
-#include "integration/support.hpp"
-#include "storage/sql/migrations.hpp"
-#include "storage/sql/sqlite_database.hpp"
-#include "usage/usage_recorder.hpp"
+#include "integration/gateway_fixture.hpp"
 
 namespace bro::api {
 namespace {
-
-using namespace std::chrono_literals;
-using testing::Client;
-using testing::Get;
-using testing::Post;
-using testing::WaitFor;
-namespace asio = boost::asio;
-namespace json = boost::json;
-
-constexpr const char* kCatalog = R"(
-providers:
-  - name: echo
-    type: echo
-  - name: slow-echo
-    type: echo
-    token_delay: 20ms
-models:
-  - name: echo
-    provider: echo
-  - name: slow
-    provider: slow-echo
-  - name: other
-    provider: echo
-    upstream_model: echo-other
-)";
-
-// The gateway's API server with its database, keys, catalog and usage recorder.
-class GatewayFixture : public ::testing::Test {
- protected:
-  virtual std::string Catalog() const { return kCatalog; }
-  virtual config::Environment Env() const { return {}; }
-
-  void SetUp() override {
-    cfg_ = config::LoadFromString(Catalog(), Env());
-    cfg_.server.max_body_bytes = 1024;
-    cfg_.server.chat_max_body_bytes = 64 * 1024;
-    db_ = std::make_unique<storage::SqliteDatabase>((dir_.Path() / "bro.db").string(), 2, 5s);
-    testing::RunTask(ioc_, PrepareDatabase());
-    ioc_.restart();
-    keys_ = std::make_unique<auth::KeyRepository>(*db_);
-    authenticator_ =
-        std::make_unique<auth::Authenticator>(*keys_, auth::KeyHasher(kSecret), 5s, clock_);
-    catalog_ = std::make_unique<gateway::ModelCatalog>(cfg_, ssl_);
-    usage_ = std::make_unique<usage::UsageRecorder>(*db_, asio::make_strand(ioc_), cfg_.usage,
-                                                    log_.Get(), registry_);
-    gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(registry_);
-    http_metrics_ = std::make_unique<http::HttpMetrics>(registry_);
-    api_ = std::make_unique<OpenAiApi>(*authenticator_, *catalog_, *usage_, *gateway_metrics_);
-    api_->Register(router_, cfg_.server);
-    health_ = std::make_unique<HealthApi>(*db_, draining_);
-    health_->Register(router_);
-    http::ServerOptions options;
-    options.max_body_bytes = cfg_.server.max_body_bytes;
-    options.read_timeout = 5s;
-    options.idle_timeout = 10s;
-    options.write_timeout = 5s;
-    server_ = std::make_unique<http::Server>(ioc_, options, router_, log_.Get(), *http_metrics_);
-    port_ = server_->Listen("127.0.0.1", 0);
-    server_->Start();
-    work_.emplace(asio::make_work_guard(ioc_));
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-
-  void TearDown() override {
-    if (server_) {
-      server_->BeginDrain();
-      server_->CloseAll();
-      WaitFor([this] { return server_->ActiveSessions() == 0; }, 5s);
-    }
-    work_.reset();
-    if (thread_.joinable()) {
-      if (!WaitFor([this] { return ioc_.stopped(); }, 5s)) ioc_.stop();
-      thread_.join();
-    }
-    server_.reset();
-  }
-
-  asio::awaitable<void> PrepareDatabase() {
-    const auto migrations = storage::MigrationsFor("sqlite", storage::EmbeddedMigrations());
-    co_await storage::Migrate(*db_, migrations);
-    auth::KeyRepository repo(*db_);
-    auth::KeyHasher hasher(kSecret);
-    const std::vector<std::string> all;
-    const std::vector<std::string> only_other = {"other"};
-    auto admin = co_await repo.UpsertUser("admin@example.com", auth::Role::kAdmin);
-    admin_key_ =
-        (co_await repo.CreateKey(hasher, admin, "t", auth::Role::kAdmin, all, std::nullopt)).secret;
-    auto viewer = co_await repo.UpsertUser("viewer@example.com", auth::Role::kViewer);
-    viewer_key_ =
-        (co_await repo.CreateKey(hasher, viewer, "t", auth::Role::kViewer, all, std::nullopt))
-            .secret;
-    restricted_key_ = (co_await repo.CreateKey(hasher, admin, "t", auth::Role::kDeveloper,
-                                               only_other, std::nullopt))
-                          .secret;
-  }
-
-  // Runs `task` on the server's io_context (its thread) and waits for it.
-  template <class T>
-  T Call(asio::awaitable<T> task) {
-    return asio::co_spawn(ioc_, std::move(task), asio::use_future).get();
-  }
-
-  storage::Rows Sql(std::string_view sql) { return Call(db_->Execute({"test", sql}, {})); }
-
-  // Waits until `n` records are buffered, writes them, and returns the usage rows.
-  storage::Rows UsageRows(std::size_t n) {
-    EXPECT_TRUE(WaitFor([&] { return usage_->Buffered() >= n; }))
-        << "usage records: " << usage_->Buffered();
-    EXPECT_TRUE(Call(usage_->FlushOnce()));
-    return Sql(
-        "SELECT status, streamed, model, provider, deployment, prompt_tokens, completion_tokens, "
-        "api_key_id, "
-        "user_id, error_code, ttft_ms, latency_ms FROM usage_records ORDER BY created_at, id");
-  }
-
-  std::string Auth(const std::string& key) const { return "Authorization: Bearer " + key + "\r\n"; }
-
-  http::Response Chat(const std::string& body, const std::string& key) {
-    Client c(port_);
-    c.Send(Post("/v1/chat/completions", body, Auth(key)));
-    return c.MustRead();
-  }
-
-  static json::object ErrorOf(const http::Response& res) {
-    auto v = json::parse(res.body());
-    return v.as_object().at("error").as_object();
-  }
-
-  static constexpr const char* kSecret = "api-test-secret-api-test-secret-api-test";
-
-  testing::TempDir dir_;
-  config::Config cfg_;
-  asio::io_context ioc_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  testing::TestLogger log_;
-  observability::Registry registry_;
-  testing::FakeClock clock_;
-  std::atomic<bool> draining_{false};
-  asio::ssl::context ssl_{asio::ssl::context::tls_client};
-  std::unique_ptr<storage::SqliteDatabase> db_;
-  std::unique_ptr<auth::KeyRepository> keys_;
-  std::unique_ptr<auth::Authenticator> authenticator_;
-  std::unique_ptr<gateway::ModelCatalog> catalog_;
-  std::unique_ptr<usage::UsageRecorder> usage_;
-  std::unique_ptr<gateway::GatewayMetrics> gateway_metrics_;
-  std::unique_ptr<http::HttpMetrics> http_metrics_;
-  std::unique_ptr<OpenAiApi> api_;
-  std::unique_ptr<HealthApi> health_;
-  http::Router router_;
-  std::unique_ptr<http::Server> server_;
-  unsigned short port_ = 0;
-  std::thread thread_;
-  std::string admin_key_, viewer_key_, restricted_key_;
-};
 
 const std::string kHello =
     R"({"model":"echo","messages":[{"role":"user","content":"hello gateway"}]})";
@@ -399,31 +216,9 @@ struct UpstreamSeen {
 // A scripted OpenAI-compatible server on 127.0.0.1:0: the requested model picks the script.
 class FakeUpstream {
  public:
-  FakeUpstream() : metrics_(registry_) {
-    router_.Add({http::Verb::post, "/v1/chat/completions", "chat",
-                 [this](http::Exchange& ex) -> http::Task<http::Response> { return Handle(ex); }});
-    http::ServerOptions o;
-    o.read_timeout = 5s;
-    o.idle_timeout = 10s;
-    server_ = std::make_unique<http::Server>(ioc_, o, router_, log_.Get(), metrics_);
-    port_ = server_->Listen("127.0.0.1", 0);
-    server_->Start();
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-  ~FakeUpstream() {
-    stopping_ = true;
-    server_->BeginDrain();
-    server_->CloseAll();
-    WaitFor([this] { return server_->ActiveSessions() == 0; }, 5s);
-    work_.reset();
-    if (!WaitFor([this] { return ioc_.stopped(); }, 5s)) ioc_.stop();
-    thread_.join();
-  }
-  FakeUpstream(const FakeUpstream&) = delete;
-  FakeUpstream& operator=(const FakeUpstream&) = delete;
-
-  unsigned short Port() const { return port_; }
-  std::size_t Connections() const { return server_->ActiveSessions(); }
+  FakeUpstream() = default;
+  unsigned short Port() const { return server_.Port(); }
+  std::size_t Connections() const { return server_.Connections(); }
   UpstreamSeen seen;
 
  private:
@@ -466,7 +261,7 @@ class FakeUpstream {
     }
     if (model == "up-slow") {
       asio::steady_timer t(co_await asio::this_coro::executor);
-      for (int i = 0; i < 300 && !stopping_; ++i) {
+      for (int i = 0; i < 300 && !server_.Stopping(); ++i) {
         t.expires_after(10ms);
         co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       }
@@ -499,24 +294,8 @@ class FakeUpstream {
     co_return http::Response{};
   }
 
-  asio::io_context ioc_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
-  testing::TestLogger log_;
-  observability::Registry registry_;
-  http::HttpMetrics metrics_;
-  http::Router router_;
-  std::unique_ptr<http::Server> server_;
-  unsigned short port_ = 0;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
+  LoopbackServer server_{"/v1/chat/completions", [this](http::Exchange& ex) { return Handle(ex); }};
 };
-
-// A port nothing listens on.
-unsigned short ClosedPort() {
-  asio::io_context ioc;
-  http::tcp::acceptor a(ioc, http::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
 
 class RelayTest : public GatewayFixture {
  protected:

@@ -220,8 +220,7 @@ TEST(Config, BadValuesAreNamed) {
   ExpectFailsNaming("usage:\n  batch_size: 0\n", "usage.batch_size");
   ExpectFailsNaming("database:\n  url: mysql://x\n", "database.url");
   ExpectFailsNaming("database:\n  url: \"sqlite://\"\n", "database.url");
-  ExpectFailsNaming("providers:\n  - name: x\n    type: anthropic\nmodels: []\n",
-                    "providers[0].type");
+  ExpectFailsNaming("providers:\n  - name: x\n    type: vertex\nmodels: []\n", "providers[0].type");
 }
 
 TEST(Config, StructureErrorsAreNamed) {
@@ -338,6 +337,33 @@ TEST(Config, OpenAiProviderBaseUrlMustBeAUsableUrl) {
         "providers:\n  - name: o\n    type: openai\n    base_url: \"" + url + "\"\nmodels: []\n",
         "providers[0].base_url");
   }
+}
+
+TEST(Config, AnthropicProviderDefaultsAndValidation) {
+  const auto c = LoadFromString("providers:\n  - name: a\n    type: anthropic\nmodels: []\n", {});
+  EXPECT_EQ(c.providers[0].base_url, "https://api.anthropic.com");
+  EXPECT_EQ(c.providers[0].anthropic_version, "2023-06-01");
+  EXPECT_EQ(c.providers[0].max_tokens_default, 4096);
+  const auto set = LoadFromString(
+      "providers:\n  - name: a\n    type: anthropic\n    base_url: http://127.0.0.1:9/\n"
+      "    anthropic_version: 2024-01-01\n    max_tokens_default: 512\n"
+      "    api_key_env: TEST_ANTHROPIC_KEY\nmodels: []\n",
+      {{"TEST_ANTHROPIC_KEY", "sk-ant-test"}});
+  EXPECT_EQ(set.providers[0].anthropic_version, "2024-01-01");
+  EXPECT_EQ(set.providers[0].max_tokens_default, 512);
+  EXPECT_EQ(set.providers[0].api_key, "sk-ant-test");
+  ExpectFailsNaming(
+      "providers:\n  - name: a\n    type: anthropic\n    max_tokens_default: 0\nmodels: []\n",
+      "providers[0].max_tokens_default");
+  ExpectFailsNaming(
+      "providers:\n  - name: a\n    type: anthropic\n    anthropic_version: \"\"\nmodels: []\n",
+      "providers[0].anthropic_version");
+  ExpectFailsNaming(
+      "providers:\n  - name: a\n    type: anthropic\n    base_url: ftp://x\nmodels: []\n",
+      "providers[0].base_url");
+  ExpectFailsNaming(
+      "providers:\n  - name: a\n    type: anthropic\n    api_key_env: TEST_NOT_SET\nmodels: []\n",
+      "providers[0].api_key_env");
 }
 
 TEST(Config, ProviderApiKeyFromEnvironment) {
