@@ -116,8 +116,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool read_expired_ = false;
 };
 
-Exchange::Exchange(Session& session, Request& request, std::string_view route_name)
-    : session_(session), request_(request) {
+Exchange::Exchange(Session& session, Request& request) : session_(session), request_(request) {
   std::string_view target = request_.target();
   auto q = target.find('?');
   path_ = target.substr(0, q);
@@ -125,7 +124,6 @@ Exchange::Exchange(Session& session, Request& request, std::string_view route_na
   trace_id_ = TraceIdFrom(request_["traceparent"]);
   if (trace_id_.empty()) trace_id_ = common::RandomHex(16);
   span_id_ = common::RandomHex(8);
-  (void)route_name;
 }
 
 std::string Exchange::RemoteIp() const {
@@ -359,7 +357,7 @@ Task<void> Session::Run() {
     DisarmReadDeadline();
     Request req = parser.release();
     const bool keep_alive_requested = req.keep_alive();
-    Exchange ex(*this, req, route != nullptr ? route->name : "unmatched");
+    Exchange ex(*this, req);
     Response res;
     bool failed_stream = false;
     if (route == nullptr) {

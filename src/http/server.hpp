@@ -39,7 +39,7 @@ class Session;
 // either return a Response or take over the connection for a chunked stream.
 class Exchange {
  public:
-  Exchange(Session& session, Request& request, std::string_view route_name);
+  Exchange(Session& session, Request& request);
 
   Request& Req() { return request_; }
   std::string_view Path() const { return path_; }
