@@ -49,7 +49,7 @@ http::Response NotFoundModel(const http::Exchange& ex, std::string_view model) {
       {Status::not_found, "invalid_request_error", "model_not_found",
        "The model `" + std::string(model) + "` does not exist or you do not have access to it.",
        "model"},
-      const_cast<http::Exchange&>(ex).Req().version());
+      ex.Version());
 }
 
 }  // namespace
@@ -61,7 +61,7 @@ http::Response Unauthorized(const http::Exchange& ex) {
        "invalid_api_key",
        "Incorrect API key provided. Send 'Authorization: Bearer <key>' with a valid key.",
        {}},
-      const_cast<http::Exchange&>(ex).Req().version());
+      ex.Version());
   res.set(http::Field::www_authenticate, "Bearer");
   return res;
 }

@@ -162,13 +162,22 @@ Task<void> Exchange::EndStream() {
   streamed_bytes_ += n;
 }
 
+namespace {
+
+// Called once the client's socket turned readable: end of stream or an error means the client
+// left; data means it pipelined its next request and is still there.
+bool PeerClosed(int fd) {
+  char byte = 0;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+}  // namespace
+
 Task<void> Exchange::WaitClientGone() {
   auto& socket = session_.stream_.socket();
   auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, as_tuple(use_awaitable));
-  if (ec) co_return;
-  char byte = 0;
-  ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) co_return;
+  if (ec || PeerClosed(socket.native_handle())) co_return;
   // The client pipelined its next request: it is still there. Wait until cancelled.
   asio::steady_timer forever(co_await asio::this_coro::executor, Clock::time_point::max());
   co_await forever.async_wait(as_tuple(use_awaitable));
@@ -184,10 +193,7 @@ void Exchange::WatchClientGone(std::function<void()> on_gone) {
       asio::bind_executor(session_.stream_.get_executor(),
                           [w = watch_, fd = socket.native_handle()](boost::system::error_code ec) {
                             if (ec || w->stopped) return;
-                            char byte = 0;
-                            ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-                            // Data means a pipelined request: the client is still there.
-                            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                            if (PeerClosed(fd)) {
                               w->stopped = true;
                               w->on_gone();
                             }
@@ -262,7 +268,7 @@ void Session::AccessLog(const Request& req, std::string_view route, unsigned sta
   if (ex != nullptr) {
     fields["logging.googleapis.com/trace"] = log.TraceResource(ex->TraceId());
     fields["logging.googleapis.com/spanId"] = ex->SpanId();
-    for (const auto& kv : const_cast<Exchange*>(ex)->LogFields()) fields[kv.key()] = kv.value();
+    for (const auto& kv : ex->LogFields()) fields[kv.key()] = kv.value();
   }
   log.Info("request", std::move(fields));
 }

@@ -67,6 +67,8 @@ class Exchange {
 
   // Extra fields for this request's access-log line (principal, model...).
   boost::json::object& LogFields() { return log_fields_; }
+  const boost::json::object& LogFields() const { return log_fields_; }
+  unsigned Version() const { return request_.version(); }
 
  private:
   Session& session_;
