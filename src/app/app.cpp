@@ -29,6 +29,9 @@
 #include "gateway/metrics.hpp"
 #include "http/server.hpp"
 #include "observability/metrics.hpp"
+#include "storage/kv/memory_kv_store.hpp"
+#include "storage/kv/redis_kv_store.hpp"
+#include "storage/redis/redis_client.hpp"
 #include "storage/sql/migrations.hpp"
 #include "storage/sql/postgres_database.hpp"
 #include "storage/sql/sqlite_database.hpp"
@@ -56,6 +59,15 @@ std::unique_ptr<storage::Database> OpenDatabase(const config::DatabaseConfig& cf
   }
   return std::make_unique<storage::PostgresDatabase>(std::move(ex), cfg.url, cfg.max_connections,
                                                      cfg.timeout);
+}
+
+std::unique_ptr<storage::redis::RedisClient> OpenRedis(const config::RedisConfig& cfg) {
+  if (cfg.url.empty()) return nullptr;
+  auto options = storage::redis::ParseRedisUrl(cfg.url);
+  options.connect_timeout = cfg.connect_timeout;
+  options.command_timeout = cfg.command_timeout;
+  options.max_idle = cfg.max_idle_connections;
+  return std::make_unique<storage::redis::RedisClient>(std::move(options));
 }
 
 // Embedded mode keeps a generated HMAC secret next to the database file.
@@ -142,6 +154,16 @@ int App::Serve(const std::string& role) {
   if (cfg_.database.migrate_on_start) RunSync(ioc, MigrateTask(*db, log_));
 
   common::SystemClock clock;
+  // Shared state (sessions, login state, cached responses) lives in Redis when REDIS_URL is
+  // set, so that every replica sees it; otherwise in this process.
+  auto redis = OpenRedis(cfg_.redis);
+  std::unique_ptr<storage::kv::KvStore> kv;
+  if (redis) {
+    kv = std::make_unique<storage::kv::RedisKvStore>(*redis, cfg_.redis.key_prefix);
+  } else {
+    kv = std::make_unique<storage::kv::MemoryKvStore>(std::size_t{64} << 20, clock);
+  }
+  log_.Info("shared state store", {{"backend", std::string(kv->Backend())}});
   auth::KeyRepository keys(*db);
   auth::Authenticator authenticator(keys, auth::KeyHasher(ResolveKeySecret(cfg_)),
                                     cfg_.auth.key_cache_ttl, clock);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/url.hpp"
+#include "storage/redis/redis_client.hpp"
 
 extern char** environ;  // NOLINT(readability-identifier-naming): POSIX name
 
@@ -105,6 +106,17 @@ const Fields<ServerConfig>& ServerFields() {
       BRO_DUR(ServerConfig, idle_timeout, milliseconds(100)),
       BRO_DUR(ServerConfig, write_timeout, milliseconds(100)),
       BRO_DUR(ServerConfig, shutdown_grace, milliseconds(0)),
+  };
+  return kFields;
+}
+
+const Fields<RedisConfig>& RedisFields() {
+  static const Fields<RedisConfig> kFields = {
+      BRO_STR(RedisConfig, url),
+      BRO_DUR(RedisConfig, connect_timeout, milliseconds(10)),
+      BRO_DUR(RedisConfig, command_timeout, milliseconds(10)),
+      BRO_INT(RedisConfig, max_idle_connections, 0, 10000),
+      BRO_STR(RedisConfig, key_prefix),
   };
   return kFields;
 }
@@ -310,6 +322,15 @@ void Validate(Config& c, const Environment& env) {
     Fail("auth.key_secret_file", "the API-key secret must be at least 32 characters");
   }
 
+  if (!c.redis.url.empty()) {
+    try {
+      storage::redis::ParseRedisUrl(c.redis.url);
+    } catch (const std::invalid_argument& e) {
+      Fail("redis.url", e.what());  // the message never repeats the URL (it may hold a password)
+    }
+  }
+  if (c.redis.key_prefix.size() > 64) Fail("redis.key_prefix", "longer than 64 characters");
+
   std::set<std::string> provider_names;
   for (std::size_t i = 0; i < c.providers.size(); ++i) {
     auto& p = c.providers[i];
@@ -377,8 +398,9 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   bool has_catalog = false;
   if (root && !root.IsNull()) {
     if (!root.IsMap()) throw ConfigError("config: the top level must be a mapping");
-    static const std::set<std::string> kSections = {"server", "database", "logging",   "metrics",
-                                                    "auth",   "usage",    "providers", "models"};
+    static const std::set<std::string> kSections = {"server",  "database",  "logging",
+                                                    "metrics", "auth",      "usage",
+                                                    "redis",   "providers", "models"};
     for (const auto& entry : root) {
       const auto name = entry.first.as<std::string>("");
       if (!kSections.contains(name)) Fail(name, "unknown key");
@@ -391,6 +413,7 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
       ApplyMap(root["metrics"], "metrics", MetricsFields(), c.metrics);
       ApplyMap(root["auth"], "auth", AuthFields(), c.auth);
       ApplyMap(root["usage"], "usage", UsageFields(), c.usage);
+      ApplyMap(root["redis"], "redis", RedisFields(), c.redis);
       c.providers = ApplyList(root["providers"], "providers", ProviderFields());
       c.models = ApplyList(root["models"], "models", ModelFields());
     } catch (const YAML::Exception& e) {
@@ -411,6 +434,10 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   ApplyEnv(env, "metrics", MetricsFields(), c.metrics);
   ApplyEnv(env, "auth", AuthFields(), c.auth);
   ApplyEnv(env, "usage", UsageFields(), c.usage);
+  ApplyEnv(env, "redis", RedisFields(), c.redis);
+  if (auto it = env.find("REDIS_URL"); it != env.end() && !it->second.empty()) {
+    c.redis.url = it->second;
+  }
   if (auto it = env.find("DATABASE_URL"); it != env.end() && !it->second.empty()) {
     c.database.url = it->second;
   } else if (!c.database.url_file.empty()) {
@@ -440,7 +467,9 @@ std::vector<std::pair<std::string, std::string>> EnvironmentOverrides() {
   add("metrics", MetricsFields());
   add("auth", AuthFields());
   add("usage", UsageFields());
+  add("redis", RedisFields());
   out.emplace_back("DATABASE_URL", "database.url");
+  out.emplace_back("REDIS_URL", "redis.url");
   out.emplace_back("BRO_KEY_SECRET", "auth.key_secret_file (the secret itself)");
   return out;
 }

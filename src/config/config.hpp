@@ -63,6 +63,14 @@ struct UsageConfig {
   int buffer_capacity = 50000;
 };
 
+struct RedisConfig {
+  std::string url;  // empty: no Redis, state stays in-process; REDIS_URL wins
+  Duration connect_timeout = std::chrono::seconds(2);
+  Duration command_timeout = std::chrono::seconds(1);
+  int max_idle_connections = 32;  // per I/O thread
+  std::string key_prefix = "bro:";
+};
+
 struct ProviderConfig {
   std::string name;
   std::string type;  // echo | openai | anthropic
@@ -93,6 +101,7 @@ struct Config {
   MetricsConfig metrics;
   AuthConfig auth;
   UsageConfig usage;
+  RedisConfig redis;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
 };

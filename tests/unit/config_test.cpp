@@ -475,3 +475,34 @@ TEST(Config, HostileBinaryGarbageFails) {
 
 }  // namespace
 }  // namespace bro::config
+
+namespace bro::config {
+namespace {
+
+TEST(ConfigRedis, UrlFromFileOrRedisUrlWhichWins) {
+  const std::string yaml =
+      "redis:\n  url: redis://file:6379/1\n  command_timeout: 250ms\n  key_prefix: 'x:'\n";
+  const Config from_file = LoadFromString(yaml, {});
+  EXPECT_EQ(from_file.redis.url, "redis://file:6379/1");
+  EXPECT_EQ(from_file.redis.command_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(from_file.redis.key_prefix, "x:");
+  EXPECT_EQ(LoadFromString(yaml, {{"REDIS_URL", "redis://env:6379/0"}}).redis.url,
+            "redis://env:6379/0");
+  EXPECT_TRUE(LoadFromString("", {}).redis.url.empty());
+}
+
+TEST(ConfigRedis, ABadUrlIsNamedWithoutItsPassword) {
+  try {
+    LoadFromString("", {{"REDIS_URL", "redis://:hunter2@h:99999/0"}});
+    FAIL() << "accepted a bad port";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("redis.url"), std::string::npos);
+    EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos);
+  }
+  EXPECT_THROW(LoadFromString("", {{"REDIS_URL", "rediss://h:6380"}}), ConfigError);
+  EXPECT_THROW(LoadFromString("redis:\n  key_prefix: " + std::string(65, 'p') + "\n", {}),
+               ConfigError);
+}
+
+}  // namespace
+}  // namespace bro::config
