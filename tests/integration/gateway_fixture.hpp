@@ -77,7 +77,7 @@ class GatewayFixture : public ::testing::Test {
     keys_ = std::make_unique<auth::KeyRepository>(*db_);
     authenticator_ =
         std::make_unique<auth::Authenticator>(*keys_, auth::KeyHasher(kSecret), 5s, clock_);
-    catalog_ = std::make_unique<gateway::ModelCatalog>(cfg_, ssl_);
+    catalog_ = std::make_unique<gateway::ModelCatalog>(cfg_, ssl_, clock_);
     usage_ = std::make_unique<usage::UsageRecorder>(*db_, asio::make_strand(ioc_), cfg_.usage,
                                                     log_.Get(), registry_);
     gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(registry_);
