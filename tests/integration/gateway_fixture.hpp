@@ -195,11 +195,11 @@ class GatewayFixture : public ::testing::Test {
 class LoopbackServer {
  public:
   using Handler = std::function<http::Task<http::Response>(http::Exchange&)>;
-  LoopbackServer(const std::string& path, Handler handler)
+  LoopbackServer(const std::string& path, Handler handler, http::Verb verb = http::Verb::post)
       : handler_(std::move(handler)), metrics_(registry_) {
-    router_.Add(
-        {http::Verb::post, path, "fake",
-         [this](http::Exchange& ex) -> http::Task<http::Response> { return handler_(ex); }});
+    router_.Add({verb, path, "fake", [this](http::Exchange& ex) -> http::Task<http::Response> {
+                   return handler_(ex);
+                 }});
     http::ServerOptions o;
     o.read_timeout = 5s;
     o.idle_timeout = 10s;
