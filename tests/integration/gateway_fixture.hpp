@@ -158,6 +158,14 @@ class GatewayFixture : public ::testing::Test {
     return c.MustRead();
   }
 
+  // The data of every event of a streamed body.
+  static std::vector<std::string> Events(const std::string& body) {
+    gateway::SseSplitter splitter;
+    std::vector<std::string> data;
+    splitter.Feed(body, [&](std::string_view e) { data.push_back(gateway::SseData(e)); });
+    return data;
+  }
+
   static json::object ErrorOf(const http::Response& res) {
     auto v = json::parse(res.body());
     return v.as_object().at("error").as_object();

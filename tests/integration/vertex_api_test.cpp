@@ -47,12 +47,6 @@ class VertexTest : public GatewayFixture {
            R"(","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}])" +
            extra + "}";
   }
-  static std::vector<std::string> Events(const std::string& body) {
-    gateway::SseSplitter splitter;
-    std::vector<std::string> data;
-    splitter.Feed(body, [&](std::string_view e) { data.push_back(gateway::SseData(e)); });
-    return data;
-  }
   http::Response Embed(const std::string& body, const std::string& key) {
     Client c(port_);
     c.Send(Post("/v1/embeddings", body, Auth(key)));
