@@ -199,7 +199,7 @@ int App::Serve(const std::string& role) {
   asio::ssl::context ssl(asio::ssl::context::tls_client);
   ssl.set_default_verify_paths();
   ssl.set_verify_mode(asio::ssl::verify_peer);
-  gateway::ModelCatalog catalog(cfg_, ssl);
+  gateway::ModelCatalog catalog(cfg_, ssl, clock);
   usage::UsageRecorder usage(*db, ioc.get_executor(), cfg_.usage, log_, registry);
 
   std::atomic<bool> draining{false};

@@ -102,6 +102,7 @@ const Fields<ServerConfig>& ServerFields() {
       BRO_SIZE(ServerConfig, max_header_bytes, 1024),
       BRO_SIZE(ServerConfig, max_body_bytes, 1024),
       BRO_SIZE(ServerConfig, chat_max_body_bytes, 1024),
+      BRO_SIZE(ServerConfig, embeddings_max_body_bytes, 1024),
       BRO_DUR(ServerConfig, read_timeout, milliseconds(100)),
       BRO_DUR(ServerConfig, idle_timeout, milliseconds(100)),
       BRO_DUR(ServerConfig, write_timeout, milliseconds(100)),
@@ -188,8 +189,8 @@ const Fields<ProviderConfig>& ProviderFields() {
       BRO_STR(ProviderConfig, name),
       {"type",
        [](ProviderConfig& c, const std::string& k, const std::string& v) {
-         if (v != "echo" && v != "openai" && v != "anthropic") {
-           Fail(k, "expected echo, openai or anthropic, got '" + v + "'");
+         if (v != "echo" && v != "openai" && v != "anthropic" && v != "vertex") {
+           Fail(k, "expected echo, openai, anthropic or vertex, got '" + v + "'");
          }
          c.type = v;
        }},
@@ -202,6 +203,17 @@ const Fields<ProviderConfig>& ProviderFields() {
       BRO_INT(ProviderConfig, max_idle_connections, 0, 100000),
       BRO_STR(ProviderConfig, anthropic_version),
       BRO_INT(ProviderConfig, max_tokens_default, 1, 1000000),
+      BRO_STR(ProviderConfig, project),
+      BRO_STR(ProviderConfig, location),
+      {"auth",
+       [](ProviderConfig& c, const std::string& k, const std::string& v) {
+         if (v != "metadata" && v != "api_key") {
+           Fail(k, "expected metadata or api_key, got '" + v + "'");
+         }
+         c.auth = v;
+       }},
+      BRO_STR(ProviderConfig, metadata_host),
+      BRO_INT(ProviderConfig, embedding_batch_size, 1, 250),
       BRO_DUR(ProviderConfig, token_delay, milliseconds(0)),
       BRO_DUR(ProviderConfig, latency, milliseconds(0)),
   };
@@ -302,6 +314,54 @@ bool IsPostgresUrl(const std::string& url) {
   return url.starts_with("postgres://") || url.starts_with("postgresql://");
 }
 
+// Characters of a Google Cloud region and project id (also domain-scoped "example.com:p"): they
+// go into a host name and a URL path.
+bool GoogleId(const std::string& s) {
+  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](unsigned char ch) {
+    return std::islower(ch) || std::isdigit(ch) || ch == '-' || ch == '.' || ch == ':';
+  });
+}
+
+void ValidateVertex(ProviderConfig& p, const std::string& at, const Environment& env) {
+  const bool has_key = !p.api_key_env.empty() || !p.api_key_file.empty();
+  if (p.auth.empty()) p.auth = has_key ? "api_key" : "metadata";
+  if (p.auth == "api_key" && !has_key) {
+    Fail(at + ".auth", "api_key needs api_key_env or api_key_file");
+  }
+  if (p.auth == "metadata" && has_key) {
+    Fail(at + ".auth", "metadata does not use an API key: drop api_key_env/api_key_file");
+  }
+  if (!GoogleId(p.location) || p.location.find_first_of(".:") != std::string::npos) {
+    Fail(at + ".location", "expected a region such as us-central1, europe-west4 or global");
+  }
+  if (p.project.empty() && p.auth == "metadata") Fail(at + ".project", "required");
+  if (!p.project.empty() && !GoogleId(p.project)) {
+    Fail(at + ".project", "expected a project id (lower-case letters, digits, hyphens)");
+  }
+  if (p.base_url.empty()) {
+    // Without a project (API-key "express mode") the global endpoint serves the model.
+    p.base_url = p.location == "global" || p.project.empty()
+                     ? "https://aiplatform.googleapis.com"
+                     : "https://" + p.location + "-aiplatform.googleapis.com";
+  }
+  if (p.auth == "metadata") {
+    if (p.metadata_host.empty()) {
+      auto it = env.find("GCE_METADATA_HOST");
+      p.metadata_host =
+          it != env.end() && !it->second.empty() ? it->second : "metadata.google.internal";
+    }
+    bool ok = p.metadata_host.find_first_of("/?#@ ") == std::string::npos;
+    if (ok) {
+      try {
+        common::ParseBaseUrl("http://" + p.metadata_host);
+      } catch (const std::invalid_argument&) {
+        ok = false;
+      }
+    }
+    if (!ok) Fail(at + ".metadata_host", "expected host[:port] (also from GCE_METADATA_HOST)");
+  }
+}
+
 void Validate(Config& c, const Environment& env) {
   if (!c.database.url.starts_with("sqlite://") && !IsPostgresUrl(c.database.url)) {
     // Never echo a URL that may carry a password.
@@ -343,7 +403,8 @@ void Validate(Config& c, const Environment& env) {
       if (p.base_url.empty()) p.base_url = "https://api.anthropic.com";
       if (p.anthropic_version.empty()) Fail(at + ".anthropic_version", "must not be empty");
     }
-    if (p.type == "openai" || p.type == "anthropic") {
+    if (p.type == "vertex") ValidateVertex(p, at, env);
+    if (p.type == "openai" || p.type == "anthropic" || p.type == "vertex") {
       try {
         common::ParseBaseUrl(p.base_url);
       } catch (const std::invalid_argument& e) {

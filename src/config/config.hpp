@@ -20,6 +20,7 @@ struct ServerConfig {
   std::uint64_t max_header_bytes = std::uint64_t{16} << 10;
   std::uint64_t max_body_bytes = std::uint64_t{1} << 20;
   std::uint64_t chat_max_body_bytes = std::uint64_t{8} << 20;
+  std::uint64_t embeddings_max_body_bytes = std::uint64_t{4} << 20;
   Duration read_timeout = std::chrono::seconds(30);
   Duration idle_timeout = std::chrono::seconds(60);
   Duration write_timeout = std::chrono::seconds(30);
@@ -73,7 +74,7 @@ struct RedisConfig {
 
 struct ProviderConfig {
   std::string name;
-  std::string type;  // echo | openai | anthropic
+  std::string type;  // echo | openai | anthropic | vertex
   std::string base_url;
   std::string api_key_env;
   std::string api_key_file;
@@ -83,7 +84,16 @@ struct ProviderConfig {
   Duration total_timeout = std::chrono::seconds(600);
   int max_idle_connections = 64;
   std::string anthropic_version = "2023-06-01";  // anthropic only: the anthropic-version header
-  std::int64_t max_tokens_default = 4096;   // anthropic only: max_tokens when the client sets none
+  std::int64_t max_tokens_default = 4096;  // anthropic only: max_tokens when the client sets none
+  // vertex only: the Google Cloud project and region in the model's resource name, how the
+  // gateway authenticates (metadata: an OAuth token from the GCE metadata server; api_key:
+  // x-goog-api-key), the metadata server's host[:port] (resolved: this key, else
+  // $GCE_METADATA_HOST, else metadata.google.internal), inputs per embeddings predict call.
+  std::string project;
+  std::string location = "us-central1";
+  std::string auth;
+  std::string metadata_host;
+  int embedding_batch_size = 250;
   Duration token_delay = Duration::zero();  // echo only: pause between streamed chunks
   Duration latency = Duration::zero();      // echo only: pause before the first byte
 };
