@@ -15,18 +15,35 @@ using http::ApiError;
 using http::Status;
 using Clock = std::chrono::steady_clock;
 
-// Adapts the HTTP exchange to the gateway's stream sink.
+constexpr std::string_view kCacheHeader = "x-bro-cache";
+
+// Adapts the HTTP exchange to the gateway's stream sink. With a capture buffer it also keeps
+// a copy of what it sends (for the response cache), up to a bound; beyond it the copy is void.
 class ExchangeSink : public gateway::StreamSink {
  public:
-  explicit ExchangeSink(http::Exchange& ex) : ex_(ex) {}
+  explicit ExchangeSink(http::Exchange& ex, std::string_view cache_status = {},
+                        std::string* capture = nullptr, std::size_t capture_limit = 0)
+      : ex_(ex), cache_status_(cache_status), capture_(capture), capture_limit_(capture_limit) {}
   http::Task<bool> Begin() override {
     http::Response head{Status::ok, ex_.Req().version()};
     head.set(http::Field::content_type, "text/event-stream; charset=utf-8");
     head.set(http::Field::cache_control, "no-cache");
     head.set("x-accel-buffering", "no");
+    if (!cache_status_.empty()) head.set(kCacheHeader, cache_status_);
     co_return co_await ex_.StartStream(std::move(head));
   }
-  http::Task<bool> Send(std::string_view bytes) override { return ex_.WriteChunk(bytes); }
+  http::Task<bool> Send(std::string_view bytes) override {
+    if (capture_ != nullptr && !capture_overflow_) {
+      if (capture_->size() + bytes.size() > capture_limit_) {
+        capture_overflow_ = true;
+        capture_->clear();
+      } else {
+        capture_->append(bytes);
+      }
+    }
+    return ex_.WriteChunk(bytes);
+  }
+  bool CaptureComplete() const { return capture_ != nullptr && !capture_overflow_; }
   http::Task<void> End() override { return ex_.EndStream(); }
   http::Task<void> ClientGone() override { return ex_.WaitClientGone(); }
   void WatchClientGone(const std::function<void()>& on_gone) override {
@@ -36,13 +53,29 @@ class ExchangeSink : public gateway::StreamSink {
 
  private:
   http::Exchange& ex_;
+  std::string_view cache_status_;
+  std::string* capture_;
+  std::size_t capture_limit_;
+  bool capture_overflow_ = false;
 };
+
+std::string CacheScope(const auth::Principal& p, const std::string& scope) {
+  if (scope == "user") return "user:" + p.user_id;
+  if (scope == "key") return "key:" + p.key_id;
+  return "global";
+}
+
+http::Response BadCacheHeader(const http::Exchange& ex) {
+  return http::MakeError({Status::bad_request, "invalid_request_error", "invalid_header",
+                          "The x-bro-cache header must be 'on' or 'off'.", "x-bro-cache"},
+                         ex.Version());
+}
 
 json::object ModelJson(const gateway::ModelRoute& m) {
   return {{"id", m.name},
           {"object", "model"},
           {"created", 0},
-          {"owned_by", std::string(m.provider->Name())}};
+          {"owned_by", std::string(m.Owner().Name())}};
 }
 
 http::Response NotFoundModel(const http::Exchange& ex, std::string_view model) {
@@ -78,10 +111,18 @@ http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& aut
 }
 
 OpenAiApi::OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog,
+                     gateway::ModelRouter& router, gateway::ResponseCache& cache,
                      usage::UsageRecorder& usage, gateway::GatewayMetrics& metrics)
-    : auth_(auth), catalog_(catalog), usage_(usage), metrics_(metrics) {
+    : auth_(auth),
+      catalog_(catalog),
+      router_(router),
+      cache_(cache),
+      usage_(usage),
+      metrics_(metrics) {
   for (const auto& m : catalog_.Models()) {
-    route_metrics_.emplace(&m, metrics_.ForRoute(std::string(m.provider->Name()), m.name));
+    for (const auto& d : m.deployments) {
+      route_metrics_.emplace(d.get(), metrics_.ForRoute(std::string(d->provider->Name()), m.name));
+    }
   }
 }
 
@@ -135,11 +176,14 @@ http::Task<std::variant<auth::Principal, http::Response>> OpenAiApi::Admit(http:
 }
 
 void OpenAiApi::Record(http::Exchange& ex, const auth::Principal& principal,
-                       const gateway::ModelRoute& route, const gateway::ChatOutcome& outcome,
-                       std::chrono::milliseconds elapsed, bool streamed) {
-  const std::string provider(route.provider->Name());
-  const int status = outcome.client_gone ? 499 : static_cast<int>(outcome.status);
-  auto& m = route_metrics_.at(&route);
+                       const gateway::RoutedOutcome& routed, std::chrono::milliseconds elapsed,
+                       bool streamed) {
+  const auto& outcome = routed.outcome;
+  const auto& route = *routed.route;
+  // No deployment could be tried (every circuit open): accounted to the first one.
+  const auto& deployment =
+      routed.deployment != nullptr ? *routed.deployment : *route.deployments.front();
+  auto& m = route_metrics_.at(&deployment);
   (outcome.client_gone           ? m.client_disconnected
    : !outcome.error_code.empty() ? m.error
                                  : m.success)
@@ -151,26 +195,34 @@ void OpenAiApi::Record(http::Exchange& ex, const auth::Principal& principal,
   }
   m.prompt_tokens.Inc(static_cast<std::uint64_t>(outcome.usage.prompt_tokens));
   m.completion_tokens.Inc(static_cast<std::uint64_t>(outcome.usage.completion_tokens));
+  RecordUsage(ex, principal, route.name, std::string(deployment.provider->Name()), deployment.id,
+              outcome, elapsed, streamed);
+}
 
+void OpenAiApi::RecordUsage(http::Exchange& ex, const auth::Principal& principal,
+                            const std::string& model, const std::string& provider,
+                            const std::string& deployment, const gateway::ChatOutcome& outcome,
+                            std::chrono::milliseconds elapsed, bool streamed) {
   usage::UsageRecord rec;
   rec.id = common::TimeOrderedId();
   rec.created_at = common::NowIso8601();
   rec.request_id = ex.TraceId() + "-" + ex.SpanId();
   rec.api_key_id = principal.key_id;
   rec.user_id = principal.user_id;
-  rec.model = route.name;
+  rec.model = model;
   rec.provider = provider;
-  rec.deployment = provider + "/" + route.upstream_model;
+  rec.deployment = deployment;
   rec.prompt_tokens = outcome.usage.prompt_tokens;
   rec.completion_tokens = outcome.usage.completion_tokens;
   rec.latency_ms = elapsed.count();
   if (outcome.time_to_first_token) rec.ttft_ms = outcome.time_to_first_token->count();
-  rec.status = status;
+  rec.status = outcome.client_gone ? 499 : static_cast<int>(outcome.status);
   rec.streamed = streamed;
   rec.error_code = outcome.error_code;
   usage_.Record(std::move(rec));
 
-  ex.LogFields()["model"] = route.name;
+  ex.LogFields()["model"] = model;
+  ex.LogFields()["deployment"] = deployment;
   if (!outcome.error_code.empty()) ex.LogFields()["ai_error"] = outcome.error_code;
 }
 
@@ -197,13 +249,60 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
   if (route == nullptr || !principal.MayUseModel(request.model))
     co_return NotFoundModel(ex, request.model);
 
-  ExchangeSink sink(ex);
-  gateway::ChatCall call{request, route->upstream_model, ex.TraceId(), ex.SpanId()};
-  auto outcome = co_await route->provider->Chat(call, sink);
+  auto use_cache = cache_.Wanted(route->cache, ex.Req()[kCacheHeader]);
+  if (!use_cache) co_return BadCacheHeader(ex);
+  std::string cache_key;
+  if (*use_cache) {
+    cache_key = cache_.Key(request, route->name, CacheScope(principal, cache_.Scope()));
+    auto hit = co_await cache_.Lookup(cache_key, route->name);
+    if (hit && hit->stream == request.stream) {
+      co_return co_await ServeCached(ex, principal, *route, std::move(*hit), start);
+    }
+  }
+
+  std::string captured;
+  ExchangeSink sink(ex, *use_cache ? "miss" : "", *use_cache ? &captured : nullptr,
+                    cache_.MaxEntryBytes());
+  auto routed = co_await router_.Chat(*route, request, sink, ex.TraceId(), ex.SpanId());
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  Record(ex, principal, *route, outcome, elapsed, request.stream);
+  Record(ex, principal, routed, elapsed, request.stream);
+  auto& outcome = routed.outcome;
+  const bool succeeded = outcome.error_code.empty() && !outcome.client_gone &&
+                         outcome.status == Status::ok && routed.route == route;
+  if (*use_cache && succeeded && (!request.stream || sink.CaptureComplete())) {
+    gateway::CachedAnswer answer;
+    answer.stream = request.stream;
+    answer.usage = outcome.usage;
+    answer.body = request.stream ? std::move(captured) : outcome.body;
+    const auto ttl = route->cache_ttl.count() > 0 ? route->cache_ttl : cache_.DefaultTtl();
+    co_await cache_.Store(cache_key, answer, ttl);
+  }
   if (ex.Streaming()) co_return http::Response{};
-  co_return Reply(ex, outcome);
+  auto res = Reply(ex, outcome);
+  if (*use_cache) res.set(kCacheHeader, "miss");
+  co_return res;
+}
+
+http::Task<http::Response> OpenAiApi::ServeCached(http::Exchange& ex,
+                                                  const auth::Principal& principal,
+                                                  const gateway::ModelRoute& route,
+                                                  gateway::CachedAnswer hit,
+                                                  Clock::time_point start) {
+  gateway::ChatOutcome outcome;
+  outcome.usage = hit.usage;
+  outcome.time_to_first_token =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  http::Response res;
+  if (hit.stream) {
+    ExchangeSink sink(ex, "hit");
+    if (co_await sink.Begin() && co_await sink.Send(hit.body)) co_await sink.End();
+  } else {
+    res = http::MakeJson(Status::ok, std::move(hit.body), ex.Version());
+    res.set(kCacheHeader, "hit");
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  RecordUsage(ex, principal, route.name, "cache", "cache", outcome, elapsed, hit.stream);
+  co_return res;
 }
 
 http::Task<http::Response> OpenAiApi::Embeddings(http::Exchange& ex) {
@@ -219,11 +318,10 @@ http::Task<http::Response> OpenAiApi::Embeddings(http::Exchange& ex) {
   if (route == nullptr || !principal.MayUseModel(request.model))
     co_return NotFoundModel(ex, request.model);
 
-  gateway::EmbedCall call{request, route->upstream_model, ex.TraceId(), ex.SpanId()};
-  auto outcome = co_await route->provider->Embed(call);
+  auto routed = co_await router_.Embed(*route, request, ex.TraceId(), ex.SpanId());
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  Record(ex, principal, *route, outcome, elapsed, false);
-  co_return Reply(ex, outcome);
+  Record(ex, principal, routed, elapsed, false);
+  co_return Reply(ex, routed.outcome);
 }
 
 }  // namespace bro::api

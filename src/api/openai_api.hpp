@@ -9,6 +9,8 @@
 #include "config/config.hpp"
 #include "gateway/catalog.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/response_cache.hpp"
+#include "gateway/routing.hpp"
 #include "http/server.hpp"
 #include "observability/log.hpp"
 #include "usage/usage_recorder.hpp"
@@ -18,7 +20,8 @@ namespace bro::api {
 // The OpenAI-compatible surface under /v1: parse -> authorize -> gateway -> usage -> serialize.
 class OpenAiApi {
  public:
-  OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog, usage::UsageRecorder& usage,
+  OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog, gateway::ModelRouter& router,
+            gateway::ResponseCache& cache, usage::UsageRecorder& usage,
             gateway::GatewayMetrics& metrics);
   void Register(http::Router& router, const config::ServerConfig& server);
 
@@ -33,14 +36,24 @@ class OpenAiApi {
                                                                   std::string_view what);
   // Metrics, the usage record and the log fields of one AI call.
   void Record(http::Exchange& ex, const auth::Principal& principal,
-              const gateway::ModelRoute& route, const gateway::ChatOutcome& outcome,
-              std::chrono::milliseconds elapsed, bool streamed);
+              const gateway::RoutedOutcome& routed, std::chrono::milliseconds elapsed,
+              bool streamed);
+  void RecordUsage(http::Exchange& ex, const auth::Principal& principal, const std::string& model,
+                   const std::string& provider, const std::string& deployment,
+                   const gateway::ChatOutcome& outcome, std::chrono::milliseconds elapsed,
+                   bool streamed);
+  http::Task<http::Response> ServeCached(http::Exchange& ex, const auth::Principal& principal,
+                                         const gateway::ModelRoute& route,
+                                         gateway::CachedAnswer hit,
+                                         std::chrono::steady_clock::time_point start);
 
   auth::Authenticator& auth_;
   gateway::ModelCatalog& catalog_;
+  gateway::ModelRouter& router_;
+  gateway::ResponseCache& cache_;
   usage::UsageRecorder& usage_;
   gateway::GatewayMetrics& metrics_;
-  std::unordered_map<const gateway::ModelRoute*, gateway::GatewayMetrics::Route> route_metrics_;
+  std::unordered_map<const gateway::Deployment*, gateway::GatewayMetrics::Route> route_metrics_;
 };
 
 // Resolves the caller or produces the 401 answer. Shared by every authenticated route.

@@ -27,6 +27,8 @@
 #include "common/random.hpp"
 #include "gateway/catalog.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/response_cache.hpp"
+#include "gateway/routing.hpp"
 #include "http/server.hpp"
 #include "observability/metrics.hpp"
 #include "storage/kv/memory_kv_store.hpp"
@@ -200,12 +202,22 @@ int App::Serve(const std::string& role) {
   ssl.set_default_verify_paths();
   ssl.set_verify_mode(asio::ssl::verify_peer);
   gateway::ModelCatalog catalog(cfg_, ssl, clock);
+  gateway::ModelRouter model_router(cfg_.routing, catalog, registry, clock);
+  // Cached answers are shared by every replica through Redis when it is configured.
+  std::unique_ptr<storage::kv::KvStore> cache_store;
+  if (redis) {
+    cache_store = std::make_unique<storage::kv::RedisKvStore>(*redis, cfg_.redis.key_prefix);
+  } else {
+    cache_store = std::make_unique<storage::kv::MemoryKvStore>(cfg_.cache.max_bytes, clock);
+  }
+  gateway::ResponseCache response_cache(cfg_.cache, *cache_store, registry, log_);
   usage::UsageRecorder usage(*db, ioc.get_executor(), cfg_.usage, log_, registry);
 
   std::atomic<bool> draining{false};
   http::Router api_router;
   api::HealthApi health(*db, draining);
-  api::OpenAiApi openai(authenticator, catalog, usage, gateway_metrics);
+  api::OpenAiApi openai(authenticator, catalog, model_router, response_cache, usage,
+                        gateway_metrics);
   health.Register(api_router);
   if (role != "worker") openai.Register(api_router, cfg_.server);
 

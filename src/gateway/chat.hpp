@@ -51,6 +51,9 @@ class StreamSink {
   // Calls on_gone if the client disconnects before StopWatchingClient(); no coroutine needed.
   virtual void WatchClientGone(const std::function<void()>& on_gone) { (void)on_gone; }
   virtual void StopWatchingClient() {}
+  // Whether anything has reached the client yet. Until then a failed call can still be retried
+  // on another deployment and answered with a plain error (see gateway::ModelRouter).
+  virtual bool Started() const { return true; }
 };
 
 // What a chat call produced. When `streamed` is false, `status`/`body` are the

@@ -318,6 +318,16 @@ Task<ChatOutcome> FinishStream(UpstreamExchange& exchange, StreamSink& sink,
   if (end.failure.empty() && !complete && stream_error.empty()) {
     end.failure = "upstream_stream_error";
   }
+  if (!end.failure.empty() && !sink.Started()) {
+    // Nothing reached the client: an ordinary error, which the router may still retry.
+    auto failed = ErrorOutcome(end.failure == "upstream_timeout"
+                                   ? UpstreamError(http::Status::gateway_timeout, end.failure,
+                                                   "The upstream provider did not answer in time.")
+                                   : UpstreamError(http::Status::bad_gateway, end.failure,
+                                                   "The upstream provider's stream failed."));
+    failed.usage = out.usage;
+    co_return failed;
+  }
   if (!end.failure.empty()) {
     // Never end a broken stream as if it succeeded: tell the client in-band.
     out.error_code = end.failure;

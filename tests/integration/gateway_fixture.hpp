@@ -30,6 +30,7 @@
 #include "gateway/sse.hpp"
 #include "integration/http_client.hpp"
 #include "integration/support.hpp"
+#include "storage/kv/memory_kv_store.hpp"
 #include "storage/sql/migrations.hpp"
 #include "storage/sql/sqlite_database.hpp"
 #include "usage/usage_recorder.hpp"
@@ -66,6 +67,10 @@ class GatewayFixture : public ::testing::Test {
  protected:
   virtual std::string Catalog() const { return kCatalog; }
   virtual config::Environment Env() const { return {}; }
+  // Where cached answers live; the Redis variant of the cache tests overrides it.
+  virtual std::unique_ptr<storage::kv::KvStore> CacheStore() {
+    return std::make_unique<storage::kv::MemoryKvStore>(cfg_.cache.max_bytes, clock_);
+  }
 
   void SetUp() override {
     cfg_ = config::LoadFromString(Catalog(), Env());
@@ -82,7 +87,13 @@ class GatewayFixture : public ::testing::Test {
                                                     log_.Get(), registry_);
     gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(registry_);
     http_metrics_ = std::make_unique<http::HttpMetrics>(registry_);
-    api_ = std::make_unique<OpenAiApi>(*authenticator_, *catalog_, *usage_, *gateway_metrics_);
+    router_model_ =
+        std::make_unique<gateway::ModelRouter>(cfg_.routing, *catalog_, registry_, clock_);
+    cache_store_ = CacheStore();
+    cache_ =
+        std::make_unique<gateway::ResponseCache>(cfg_.cache, *cache_store_, registry_, log_.Get());
+    api_ = std::make_unique<OpenAiApi>(*authenticator_, *catalog_, *router_model_, *cache_, *usage_,
+                                       *gateway_metrics_);
     api_->Register(router_, cfg_.server);
     health_ = std::make_unique<HealthApi>(*db_, draining_);
     health_->Register(router_);
@@ -186,6 +197,9 @@ class GatewayFixture : public ::testing::Test {
   std::unique_ptr<auth::KeyRepository> keys_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<gateway::ModelCatalog> catalog_;
+  std::unique_ptr<gateway::ModelRouter> router_model_;
+  std::unique_ptr<storage::kv::KvStore> cache_store_;
+  std::unique_ptr<gateway::ResponseCache> cache_;
   std::unique_ptr<usage::UsageRecorder> usage_;
   std::unique_ptr<gateway::GatewayMetrics> gateway_metrics_;
   std::unique_ptr<http::HttpMetrics> http_metrics_;
