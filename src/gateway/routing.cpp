@@ -116,9 +116,11 @@ ChatOutcome NoDeploymentOutcome(const ModelRoute& route) {
 }  // namespace
 
 ModelRouter::ModelRouter(const config::RoutingConfig& cfg, const ModelCatalog& catalog,
-                         observability::Registry& registry, const common::Clock& clock)
+                         observability::Registry& registry, const common::Clock& clock,
+                         std::function<double()> random)
     : cfg_(cfg),
       clock_(clock),
+      random_(random ? std::move(random) : std::function<double()>(common::RandomUnit)),
       retries_(registry.AddCounter("bro_ai_retries_total",
                                    "Upstream attempts after the first, by public model.",
                                    {"model"})),
@@ -169,7 +171,7 @@ milliseconds ModelRouter::Backoff(int retry) const {
   const double base = static_cast<double>(cfg_.backoff_base.count());
   const double cap = static_cast<double>(cfg_.backoff_max.count());
   const double ceiling = std::min(cap, base * std::pow(2.0, retry - 1));
-  return milliseconds(static_cast<long long>(ceiling * common::RandomUnit()));  // full jitter
+  return milliseconds(static_cast<long long>(ceiling * random_()));  // full jitter
 }
 
 Deployment* ModelRouter::Pick(const ModelRoute& route,
@@ -188,7 +190,7 @@ Deployment* ModelRouter::Pick(const ModelRoute& route,
   int total = 0;
   for (const auto* d : pool) total += d->weight;
   auto draw = [&] {
-    double x = common::RandomUnit() * total;
+    double x = random_() * total;
     for (auto* d : pool) {
       x -= d->weight;
       if (x < 0) return d;

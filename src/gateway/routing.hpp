@@ -37,8 +37,11 @@ struct RoutedOutcome {
 //    are answered as they are: not the deployment's fault, not retried.
 class ModelRouter {
  public:
+  // `random` draws uniformly from [0, 1): deployment choice and backoff jitter (tests pass a
+  // fixed sequence; by default common::RandomUnit).
   ModelRouter(const config::RoutingConfig& cfg, const ModelCatalog& catalog,
-              observability::Registry& registry, const common::Clock& clock);
+              observability::Registry& registry, const common::Clock& clock,
+              std::function<double()> random = {});
 
   Task<RoutedOutcome> Chat(const ModelRoute& route, const ChatRequest& request, StreamSink& sink,
                            const std::string& trace_id, const std::string& span_id);
@@ -56,6 +59,7 @@ class ModelRouter {
 
   const config::RoutingConfig cfg_;
   const common::Clock& clock_;
+  std::function<double()> random_;
   observability::Family<observability::Counter>& retries_;
   observability::Family<observability::Counter>& fallbacks_;
 };

@@ -67,6 +67,8 @@ class GatewayFixture : public ::testing::Test {
  protected:
   virtual std::string Catalog() const { return kCatalog; }
   virtual config::Environment Env() const { return {}; }
+  // The router's source of randomness; empty: the real one.
+  virtual std::function<double()> Random() const { return {}; }
   // Where cached answers live; the Redis variant of the cache tests overrides it.
   virtual std::unique_ptr<storage::kv::KvStore> CacheStore() {
     return std::make_unique<storage::kv::MemoryKvStore>(cfg_.cache.max_bytes, clock_);
@@ -88,7 +90,7 @@ class GatewayFixture : public ::testing::Test {
     gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(registry_);
     http_metrics_ = std::make_unique<http::HttpMetrics>(registry_);
     router_model_ =
-        std::make_unique<gateway::ModelRouter>(cfg_.routing, *catalog_, registry_, clock_);
+        std::make_unique<gateway::ModelRouter>(cfg_.routing, *catalog_, registry_, clock_, Random());
     cache_store_ = CacheStore();
     cache_ =
         std::make_unique<gateway::ResponseCache>(cfg_.cache, *cache_store_, registry_, log_.Get());
