@@ -92,9 +92,10 @@ class ScriptedUpstream {
       co_await ex.EndStream();
       co_return http::Response{};
     }
-    co_await ex.WriteChunk(Chunk("streamed from " + model) +
-                           R"(data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"
-                           "\n\ndata: [DONE]\n\n");
+    co_await ex.WriteChunk(
+        Chunk("streamed from " + model) +
+        R"(data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"
+        "\n\ndata: [DONE]\n\n");
     co_await ex.EndStream();
     co_return http::Response{};
   }
@@ -128,8 +129,8 @@ class RoutingTest : public GatewayFixture {
       y += "  - name: " + name + "\n    deployments:\n";
       for (const auto& d : deployments) {
         const auto slash = d.find('/');
-        y += "      - {provider: " + d.substr(0, slash) + ", upstream_model: " +
-             d.substr(slash + 1) + "}\n";
+        y += "      - {provider: " + d.substr(0, slash) +
+             ", upstream_model: " + d.substr(slash + 1) + "}\n";
       }
       y += extra;
     };
@@ -248,8 +249,10 @@ TEST_F(RoutingTest, InBandErrorEventReachesTheClient) {
 TEST_F(RoutingTest, CircuitOpensThenHalfOpensThenCloses) {
   const std::string state = R"(bro_ai_circuit_state{model="flaky",deployment="up/flaky-x"})";
   auto transitions = [this](const char* to) {
-    return Metric(std::string(R"(bro_ai_circuit_transitions_total{model="flaky",deployment="up/flaky-x",state=")") +
-                  to + "\"}");
+    return Metric(
+        std::string(
+            R"(bro_ai_circuit_transitions_total{model="flaky",deployment="up/flaky-x",state=")") +
+        to + "\"}");
   };
   // Two consecutive failures open the circuit; the third attempt finds no deployment.
   auto first = Chat(Body("flaky"), admin_key_);
