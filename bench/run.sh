@@ -5,10 +5,16 @@
 #   b  nginx proxy_pass to that mock
 #   c  bro-ai -> openai provider -> the same mock (key auth, usage recording)
 #   d  bro-ai answering with the built-in echo model
+#   e  bro-ai, a model with two weighted deployments (both the mock) and a fallback (issue 3)
+#   f  nginx mock streaming (SSE), direct: the time-to-first-byte baseline
+#   g  bro-ai openai provider -> that streaming mock (stream: true)
+#   h  bro-ai, echo model behind the response cache: every request a cache hit
+#   t  time to first byte of a stream at a fixed rate (bench/ttfb.mjs): f's mock direct vs
+#      through bro-ai (g's route), BENCH_TTFB_RATE req/s (1000) over BENCH_CONNECTIONS
 #
 # Environment:
 #   BENCH_DURATION=10s  BENCH_WARMUP=2s  BENCH_CONNECTIONS=50  BENCH_THREADS=2
-#   BENCH_CASES="a b c d"   BRO_AI_BIN (default <repo>/build/release/bro-ai)
+#   BENCH_CASES="a b c d e f g h"   BRO_AI_BIN (default <repo>/build/release/bro-ai)
 #   BENCH_DATABASE_URL  bro-ai's database (default: SQLite in the temp dir)
 #   BENCH_OUT=FILE      also write the markdown table there
 set -euo pipefail
@@ -20,7 +26,7 @@ duration="${BENCH_DURATION:-10s}"
 warmup="${BENCH_WARMUP:-2s}"
 conns="${BENCH_CONNECTIONS:-50}"
 threads="${BENCH_THREADS:-2}"
-cases="${BENCH_CASES:-a b c d}"
+cases="${BENCH_CASES:-a b c d e f g h t}"
 clk_tck="$(getconf CLK_TCK)"
 
 for tool in nginx wrk curl; do
@@ -140,11 +146,20 @@ if [[ "$completion" == *'$'* ]]; then
 fi
 completion="${completion//\\/\\\\}"
 completion="${completion//\'/\\\'}"
+# The same answer as a stream: one content chunk, the finish chunk, the usage chunk, [DONE].
+chunk='{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764086400,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":"Paris is the capital of France, in the north of the country on the Seine."},"finish_reason":null}]}'
+finish='{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764086400,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}'
+usage_chunk='{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764086400,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":38,"completion_tokens":17,"total_tokens":55}}'
+stream_body="data: $chunk\\n\\ndata: $finish\\n\\ndata: $usage_chunk\\n\\ndata: [DONE]\\n\\n"
 
 mock_port="$(free_port)"
 proxy_port="$(free_port)"
 start_nginx mock "$mock_port" "    default_type application/json;
     location = /v1/chat/completions { return 200 '$completion'; }
+    location = /stream/v1/chat/completions {
+      default_type text/event-stream;
+      return 200 '$stream_body';
+    }
     location / { return 404; }"
 mock_pid=$nginx_pid
 start_nginx proxy "$proxy_port" "    location / {
@@ -161,7 +176,7 @@ proxy_pid=$nginx_pid
 bro_pid=""
 bro_key=""
 bro_port=""
-if [[ " $cases " == *" c "* || " $cases " == *" d "* ]]; then
+if [[ " $cases " =~ \ [cdeght]\  ]]; then
   if [[ -x "$bin" ]]; then
     bro_dir="$tmp/bro"
     mkdir -p "$bro_dir"
@@ -186,11 +201,27 @@ providers:
     type: openai
     base_url: "http://127.0.0.1:$mock_port/v1"
     api_key_env: BENCH_UPSTREAM_KEY
+  - name: mock-stream
+    type: openai
+    base_url: "http://127.0.0.1:$mock_port/stream/v1"
+    api_key_env: BENCH_UPSTREAM_KEY
 models:
   - name: echo
     provider: echo
+  - name: echo-cached
+    provider: echo
+    cache: true
+    cache_ttl: 1h
   - name: gpt-4o-mini
     provider: mock
+    upstream_model: gpt-4o-mini
+  - name: gpt-4o-mini-routed
+    deployments:
+      - {provider: mock, upstream_model: gpt-4o-mini, weight: 3}
+      - {provider: mock, upstream_model: gpt-4o-mini, weight: 1}
+    fallbacks: [echo]
+  - name: gpt-4o-mini-stream
+    provider: mock-stream
     upstream_model: gpt-4o-mini
 EOF
     export DATABASE_URL="${BENCH_DATABASE_URL:-sqlite://$bro_dir/bro.db}"
@@ -207,8 +238,8 @@ EOF
     wait_http "http://127.0.0.1:$bro_port/health" || { tail -20 "$bro_dir/serve.log" >&2; exit 1; }
     echo "bench: bro-ai on 127.0.0.1:$bro_port (pid $bro_pid), database $DATABASE_URL"
   else
-    echo "bench: NOTICE: no bro-ai binary at $bin: cases c and d skipped"
-    cases="$(tr -d 'cd' <<<"$cases" | xargs)"
+    echo "bench: NOTICE: no bro-ai binary at $bin: cases c, d, e, g, h skipped"
+    cases="$(tr -d 'cdeght' <<<"$cases" | xargs)"
   fi
 fi
 
@@ -223,7 +254,9 @@ to_ms() { # wrk latency such as 245.00us, 1.20ms, 1.01s
 declare -A rps p50 p99 cpu_us errors label
 failed=0
 
-# measure CASE PORT MODEL KEY SERVER_PID...
+# measure CASE PORT MODEL KEY SERVER_PID...   (body: $body_file, path: $req_path)
+body_file="$here/fixtures/request.json"
+req_path=/v1/chat/completions
 measure() {
   local c=$1 port=$2 model=$3 key=$4
   shift 4
@@ -233,8 +266,8 @@ measure() {
 
   local -a auth=()
   [[ -z "$key" ]] || auth=(-H "Authorization: Bearer $key")
-  code="$(sed "s/MODEL/$model/" "$here/fixtures/request.json" |
-    curl -s -o "$body" -w '%{http_code}' -X POST "http://127.0.0.1:$port/v1/chat/completions" \
+  code="$(sed "s/MODEL/$model/" "$body_file" |
+    curl -s -o "$body" -w '%{http_code}' -X POST "http://127.0.0.1:$port$req_path" \
       -H 'Content-Type: application/json' "${auth[@]}" --data-binary @-)" || code=000
   if [[ "$code" != 200 ]] || ! grep -q '"choices"' "$body"; then
     echo "bench: case $c: check request answered $code: $(head -c 300 "$body")" >&2
@@ -242,7 +275,7 @@ measure() {
     return 0
   fi
 
-  export BENCH_BODY_FILE="$here/fixtures/request.json" BENCH_MODEL="$model" BENCH_API_KEY="$key"
+  export BENCH_BODY_FILE="$body_file" BENCH_MODEL="$model" BENCH_API_KEY="$key" BENCH_PATH="$req_path"
   wrk -t"$threads" -c"$conns" -d"$warmup" -s "$here/post.lua" "http://127.0.0.1:$port" >/dev/null
   local t0 t1
   t0="$(cpu_ticks "${pids[@]}")"
@@ -268,6 +301,10 @@ label[a]="a. nginx mock alone"
 label[b]="b. nginx proxy_pass → mock"
 label[c]="c. bro-ai openai provider → mock"
 label[d]="d. bro-ai echo model"
+label[e]="e. bro-ai, 2 weighted deployments + fallback → mock"
+label[f]="f. nginx mock, streaming (SSE), direct"
+label[g]="g. bro-ai openai provider → streaming mock"
+label[h]="h. bro-ai echo model, response cache hit"
 
 echo "bench: wrk -t$threads -c$conns -d$duration (warm-up $warmup), cases: $cases"
 for c in $cases; do
@@ -276,6 +313,19 @@ for c in $cases; do
     b) measure b "$proxy_port" gpt-4o-mini "" "$proxy_pid" ;;
     c) measure c "$bro_port" gpt-4o-mini "$bro_key" "$bro_pid" ;;
     d) measure d "$bro_port" echo "$bro_key" "$bro_pid" ;;
+    e) measure e "$bro_port" gpt-4o-mini-routed "$bro_key" "$bro_pid" ;;
+    f) req_path=/stream/v1/chat/completions body_file="$here/fixtures/request_stream.json" \
+      measure f "$mock_port" gpt-4o-mini "" "$mock_pid" ;;
+    g) body_file="$here/fixtures/request_stream.json" \
+      measure g "$bro_port" gpt-4o-mini-stream "$bro_key" "$bro_pid" ;;
+    h) measure h "$bro_port" echo-cached "$bro_key" "$bro_pid" ;;
+    t)
+      node "$here/ttfb.mjs" --rate "${BENCH_TTFB_RATE:-1000}" --connections "$conns" \
+        --duration "${duration%s}" --body "$here/fixtures/request_stream.json" \
+        --target "direct=http://127.0.0.1:$mock_port/stream/v1/chat/completions" \
+        --target "gateway=http://127.0.0.1:$bro_port/v1/chat/completions,$bro_key" \
+        --model gpt-4o-mini --model gpt-4o-mini-stream | tee "$tmp/ttfb.jsonl"
+      ;;
     *) echo "bench: unknown case $c" >&2; exit 2 ;;
   esac
 done
@@ -285,7 +335,7 @@ table="$tmp/table.md"
   echo
   echo "| case | req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for c in a b c d; do
+  for c in a b c d e f g h; do
     [[ -n "${rps[$c]:-}" ]] || continue
     echo "| ${label[$c]} | ${rps[$c]} | ${p50[$c]} | ${p99[$c]} | ${cpu_us[$c]} | ${errors[$c]} |"
   done
@@ -294,6 +344,27 @@ table="$tmp/table.md"
     awk -v c="${rps[c]}" -v b="${rps[b]}" -v cc="${cpu_us[c]}" -v bc="${cpu_us[b]}" 'BEGIN {
       printf "c/b req/s = %.2f (issue 2 target >= 0.5; product target >= 1.0)\n", c / b
       printf "CPU per request c/b = %.2f (product target: c <= 25 µs)\n", cc / bc }'
+  fi
+  if [[ -n "${rps[c]:-}" && -n "${rps[e]:-}" ]]; then
+    awk -v c="${rps[c]}" -v e="${rps[e]}" 'BEGIN {
+      printf "routing overhead: e/c req/s = %.2f, %.1f %% lost (issue 3 target < 10 %%)\n", e / c, (1 - e / c) * 100 }'
+  fi
+  if [[ -n "${p99[f]:-}" && -n "${p99[g]:-}" ]]; then
+    awk -v f50="${p50[f]}" -v g50="${p50[g]}" -v f="${p99[f]}" -v g="${p99[g]}" 'BEGIN {
+      printf "streaming time to first byte added by the gateway: p50 %+.3f ms, p99 %+.3f ms (issue 3 target < 1 ms at p99)\n", g50 - f50, g - f }'
+  fi
+  if [[ -s "$tmp/ttfb.jsonl" ]]; then
+    # shellcheck disable=SC2016 # JavaScript template literals, not shell
+    node -e '
+      const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+      const by = Object.fromEntries(rows.map((r) => [r.name, r]));
+      const sign = (d) => (d >= 0 ? "+" : "") + d.toFixed(3);
+      for (const r of rows) console.log(`t. TTFB ${r.name}: ${r.requests} requests, ${r.errors} errors, p50 ${r.p50_ms} ms, p90 ${r.p90_ms} ms, p99 ${r.p99_ms} ms`);
+      if (by.direct && by.gateway) console.log(`TTFB added by the gateway at ${process.argv[2]} req/s over ${process.argv[3]} connections: p50 ${sign(by.gateway.p50_ms - by.direct.p50_ms)} ms, p99 ${sign(by.gateway.p99_ms - by.direct.p99_ms)} ms (issue 3 target < 1 ms at p99)`);
+    ' "$tmp/ttfb.jsonl" "${BENCH_TTFB_RATE:-1000}" "$conns"
+  fi
+  if [[ -n "${rps[d]:-}" && -n "${rps[h]:-}" ]]; then
+    awk -v d="${rps[d]}" -v h="${rps[h]}" 'BEGIN { printf "cache hit path h/d req/s = %.2f\n", h / d }'
   fi
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores ($(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)), Linux $(uname -r);"
