@@ -295,7 +295,10 @@ http::Task<http::Response> OpenAiApi::ServeCached(http::Exchange& ex,
   http::Response res;
   if (hit.stream) {
     ExchangeSink sink(ex, "hit");
-    if (co_await sink.Begin() && co_await sink.Send(hit.body)) co_await sink.End();
+    // (No co_await inside && — GCC 12 mishandles conditional awaits.)
+    bool open = co_await sink.Begin();
+    if (open) open = co_await sink.Send(hit.body);
+    if (open) co_await sink.End();
   } else {
     res = http::MakeJson(Status::ok, std::move(hit.body), ex.Version());
     res.set(kCacheHeader, "hit");
