@@ -89,8 +89,8 @@ class GatewayFixture : public ::testing::Test {
                                                     log_.Get(), registry_);
     gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(registry_);
     http_metrics_ = std::make_unique<http::HttpMetrics>(registry_);
-    router_model_ =
-        std::make_unique<gateway::ModelRouter>(cfg_.routing, *catalog_, registry_, clock_, Random());
+    router_model_ = std::make_unique<gateway::ModelRouter>(cfg_.routing, *catalog_, registry_,
+                                                           clock_, Random());
     cache_store_ = CacheStore();
     cache_ =
         std::make_unique<gateway::ResponseCache>(cfg_.cache, *cache_store_, registry_, log_.Get());
