@@ -1,7 +1,5 @@
 #include "gateway/response_cache.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
 #include <boost/json/serialize.hpp>
@@ -9,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "common/digest.hpp"
 #include "common/errors.hpp"
 
 namespace bro::gateway {
@@ -71,20 +70,6 @@ void AppendCanonical(const json::value& v, std::string& out) {
     default:
       out += json::serialize(v);  // strings (escaped), true, false, null
   }
-}
-
-std::string Sha256Hex(std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr);
-  static constexpr std::string_view kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0xf]);
-  }
-  return out;
 }
 
 // Stored form: "<s|j> <prompt_tokens> <completion_tokens>\n<body>".
@@ -171,7 +156,7 @@ std::string ResponseCache::Key(const ChatRequest& request, std::string_view mode
   material += model;
   material += '\n';
   material += CanonicalJson(request.body);
-  return "cache:" + Sha256Hex(material);
+  return "cache:" + common::Sha256Hex(material);
 }
 
 Task<std::optional<CachedAnswer>> ResponseCache::Lookup(const std::string& key,
