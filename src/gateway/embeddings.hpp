@@ -15,8 +15,9 @@
 // vectors (providers that do not relay OpenAI's own answer).
 namespace bro::gateway {
 
-inline constexpr std::size_t kMaxEmbeddingInputs = 2048;           // OpenAI's own limit
-inline constexpr std::size_t kMaxEmbeddingInputBytes = std::size_t{64} << 10;  // ~8k tokens and then some
+inline constexpr std::size_t kMaxEmbeddingInputs = 2048;  // OpenAI's own limit
+inline constexpr std::size_t kMaxEmbeddingInputBytes = std::size_t{64}
+                                                       << 10;  // ~8k tokens and then some
 inline constexpr std::int64_t kMaxEmbeddingDimensions = 8192;
 inline constexpr std::size_t kEchoEmbeddingDimensions = 16;
 
