@@ -80,7 +80,9 @@ TEST(EmbeddedMigrations, AscendForBothDialects) {
     const auto m = MigrationsFor(dialect, EmbeddedMigrations());
     ASSERT_FALSE(m.empty()) << dialect;
     for (std::size_t i = 0; i < m.size(); ++i) {
-      if (i > 0) EXPECT_GT(m[i].version, m[i - 1].version) << dialect;
+      if (i > 0) {
+        EXPECT_GT(m[i].version, m[i - 1].version) << dialect;
+      }
       EXPECT_FALSE(m[i].sql.empty()) << dialect << " " << m[i].name;
     }
   }
