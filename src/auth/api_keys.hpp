@@ -34,6 +34,7 @@ struct Principal {
   std::vector<std::string> allowed_models;  // empty: all models
   bool mfa = false;                         // the identity proof carried an accepted `amr`
   std::string session_id;                   // session only: for logout
+  std::string csrf_token;                   // session only: required on state-changing calls
   bool MayUseModel(std::string_view model) const;
   bool Anonymous() const { return user_id.empty(); }
 };
