@@ -108,9 +108,12 @@ AccessGate::AccessGate(auth::Authenticator& keys, AccessOptions options,
                        observability::Logger& log)
     : keys_(keys), options_(std::move(options)), log_(log) {}
 
-void AccessGate::UseSessions(identity::SessionStore& sessions, identity::UserRepository& users) {
-  sessions_ = &sessions;
+void AccessGate::UseUsers(identity::UserRepository& users) {
   users_ = &users;
+}
+
+void AccessGate::UseSessions(identity::SessionStore& sessions) {
+  sessions_ = &sessions;
 }
 
 void AccessGate::AddBearerIssuer(identity::JwtVerifier& verifier) {
@@ -280,7 +283,9 @@ http::Task<AccessGate::Resolved> AccessGate::Resolve(http::Exchange& ex, Permiss
   std::optional<auth::Principal> principal;
   std::string reason;
   std::optional<std::string> session_id;
-  if (sessions_ != nullptr) session_id = CookieValue(req, options_.session_cookie);
+  if (sessions_ != nullptr && users_ != nullptr) {
+    session_id = CookieValue(req, options_.session_cookie);
+  }
 
   if (!authorization.empty()) {
     if (IStartsWith(authorization, "Bearer sk-bro-")) {

@@ -38,7 +38,8 @@ class AccessGate {
   AccessGate(auth::Authenticator& keys, AccessOptions options, observability::Logger& log);
 
   // Optional parts, wired by the composition root when configured.
-  void UseSessions(identity::SessionStore& sessions, identity::UserRepository& users);
+  void UseUsers(identity::UserRepository& users);  // sessions, JWTs and IAP name users
+  void UseSessions(identity::SessionStore& sessions);
   void AddBearerIssuer(identity::JwtVerifier& verifier);
   void UseIap(identity::JwtVerifier& verifier);
 

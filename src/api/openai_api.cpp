@@ -66,73 +66,54 @@ http::Response Unauthorized(const http::Exchange& ex) {
   return res;
 }
 
-http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& auth,
-                                                        http::Exchange& ex) {
-  auto principal = co_await auth.Authenticate(ex.Req()[http::Field::authorization]);
-  if (principal) {
-    ex.LogFields()["principal"] =
-        json::object{{"user_id", principal->user_id}, {"key_prefix", principal->key_prefix}};
-  }
-  co_return principal;
-}
-
-OpenAiApi::OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog,
-                     usage::UsageRecorder& usage, gateway::GatewayMetrics& metrics)
-    : auth_(auth), catalog_(catalog), usage_(usage), metrics_(metrics) {
+OpenAiApi::OpenAiApi(gateway::ModelCatalog& catalog, usage::UsageRecorder& usage,
+                     gateway::GatewayMetrics& metrics)
+    : catalog_(catalog), usage_(usage), metrics_(metrics) {
   for (const auto& m : catalog_.Models()) {
     route_metrics_.emplace(&m, metrics_.ForRoute(std::string(m.provider->Name()), m.name));
   }
 }
 
-void OpenAiApi::Register(http::Router& router, const config::ServerConfig& server) {
-  router.Add({http::Verb::get, "/v1/models", "/v1/models",
-              [this](http::Exchange& ex) { return ListModels(ex); }});
-  router.Add({http::Verb::get, "/v1/models/*", "/v1/models/{model}",
-              [this](http::Exchange& ex) { return GetModel(ex); }});
-  router.Add({http::Verb::post, "/v1/chat/completions", "/v1/chat/completions",
-              [this](http::Exchange& ex) { return ChatCompletions(ex); },
-              server.chat_max_body_bytes});
+void OpenAiApi::Register(AccessGate& gate, http::Router& router,
+                         const config::ServerConfig& server) {
+  gate.Add(router, http::Verb::get, "/v1/models", "/v1/models",
+           [this](http::Exchange& ex, const auth::Principal& p) { return ListModels(ex, p); });
+  gate.Add(router, http::Verb::get, "/v1/models/*", "/v1/models/{model}",
+           [this](http::Exchange& ex, const auth::Principal& p) { return GetModel(ex, p); });
+  gate.Add(
+      router, http::Verb::post, "/v1/chat/completions", "/v1/chat/completions",
+      [this](http::Exchange& ex, const auth::Principal& p) { return ChatCompletions(ex, p); },
+      server.chat_max_body_bytes);
 }
 
-http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex) {
-  auto principal = co_await Authenticate(auth_, ex);
-  if (!principal) co_return Unauthorized(ex);
+http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex,
+                                                 const auth::Principal& principal) {
   json::array data;
   for (const auto& m : catalog_.Models()) {
-    if (principal->MayUseModel(m.name)) data.push_back(ModelJson(m));
+    if (principal.MayUseModel(m.name)) data.push_back(ModelJson(m));
   }
   co_return http::MakeJson(
       Status::ok, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}),
       ex.Req().version());
 }
 
-http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex) {
-  auto principal = co_await Authenticate(auth_, ex);
-  if (!principal) co_return Unauthorized(ex);
+http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex,
+                                               const auth::Principal& principal) {
   auto name = ex.Path().substr(std::string_view("/v1/models/").size());
   const auto* m = catalog_.Find(name);
-  if (m == nullptr || !principal->MayUseModel(m->name)) co_return NotFoundModel(ex, name);
+  if (m == nullptr || !principal.MayUseModel(m->name)) co_return NotFoundModel(ex, name);
   co_return http::MakeJson(Status::ok, json::serialize(ModelJson(*m)), ex.Req().version());
 }
 
-http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
+http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
+                                                      const auth::Principal& principal) {
   const auto start = Clock::now();
-  auto principal = co_await Authenticate(auth_, ex);
-  if (!principal) co_return Unauthorized(ex);
-  if (principal->role == auth::Role::kViewer) {
-    co_return http::MakeError({Status::forbidden,
-                               "invalid_request_error",
-                               "insufficient_permissions",
-                               "Your role (viewer) cannot create completions.",
-                               {}},
-                              ex.Req().version());
-  }
   auto parsed = gateway::ParseChatRequest(ex.Req().body());
   if (auto* err = std::get_if<ApiError>(&parsed))
     co_return http::MakeError(*err, ex.Req().version());
   const auto& request = std::get<gateway::ChatRequest>(parsed);
   const auto* route = catalog_.Find(request.model);
-  if (route == nullptr || !principal->MayUseModel(request.model))
+  if (route == nullptr || !principal.MayUseModel(request.model))
     co_return NotFoundModel(ex, request.model);
 
   ExchangeSink sink(ex);
@@ -159,8 +140,8 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
   rec.id = common::TimeOrderedId();
   rec.created_at = common::NowIso8601();
   rec.request_id = ex.TraceId() + "-" + ex.SpanId();
-  rec.api_key_id = principal->key_id;
-  rec.user_id = principal->user_id;
+  rec.api_key_id = principal.key_id;
+  rec.user_id = principal.user_id;
   rec.model = route->name;
   rec.provider = provider;
   rec.deployment = provider + "/" + route->upstream_model;

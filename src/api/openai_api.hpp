@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "api/access.hpp"
 #include "auth/api_keys.hpp"
 #include "config/config.hpp"
 #include "gateway/catalog.hpp"
@@ -15,25 +16,23 @@ namespace bro::api {
 // The OpenAI-compatible surface under /v1: parse -> authorize -> gateway -> usage -> serialize.
 class OpenAiApi {
  public:
-  OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog, usage::UsageRecorder& usage,
+  OpenAiApi(gateway::ModelCatalog& catalog, usage::UsageRecorder& usage,
             gateway::GatewayMetrics& metrics);
-  void Register(http::Router& router, const config::ServerConfig& server);
+  // Routes go through the gate: who may call what is decided by identity::PermissionTable().
+  void Register(AccessGate& gate, http::Router& router, const config::ServerConfig& server);
 
  private:
-  http::Task<http::Response> ListModels(http::Exchange& ex);
-  http::Task<http::Response> GetModel(http::Exchange& ex);
-  http::Task<http::Response> ChatCompletions(http::Exchange& ex);
+  http::Task<http::Response> ListModels(http::Exchange& ex, const auth::Principal& principal);
+  http::Task<http::Response> GetModel(http::Exchange& ex, const auth::Principal& principal);
+  http::Task<http::Response> ChatCompletions(http::Exchange& ex, const auth::Principal& principal);
 
-  auth::Authenticator& auth_;
   gateway::ModelCatalog& catalog_;
   usage::UsageRecorder& usage_;
   gateway::GatewayMetrics& metrics_;
   std::unordered_map<const gateway::ModelRoute*, gateway::GatewayMetrics::Route> route_metrics_;
 };
 
-// Resolves the caller or produces the 401 answer. Shared by every authenticated route.
-http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& auth,
-                                                        http::Exchange& ex);
+// The 401 answer of /v1 routes (OpenAI's invalid_api_key).
 http::Response Unauthorized(const http::Exchange& ex);
 
 }  // namespace bro::api

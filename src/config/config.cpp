@@ -60,7 +60,20 @@ template <class Target>
 struct Field {
   std::string key;
   std::function<void(Target&, const std::string& full_key, const std::string& value)> set;
+  bool list = false;  // a YAML sequence of scalars (or one comma-separated string)
 };
+
+std::vector<std::string> SplitList(const std::string& v) {
+  std::vector<std::string> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
 
 template <class Target>
 using Fields = std::vector<Field<Target>>;
@@ -86,6 +99,10 @@ using Fields = std::vector<Field<Target>>;
 #define BRO_STR(S, K)                                                    \
   {                                                                      \
 #K, [](S & c, const std::string&, const std::string& v) { c.K = v; } \
+  }
+#define BRO_LIST(S, K)                                                                \
+  {                                                                                   \
+#K, [](S & c, const std::string&, const std::string& v) { c.K = SplitList(v); }, true \
   }
 
 // NOLINTEND(bugprone-macro-parentheses)
@@ -158,6 +175,53 @@ const Fields<AuthConfig>& AuthFields() {
       BRO_STR(AuthConfig, key_secret_file),
       BRO_DUR(AuthConfig, key_cache_ttl, milliseconds(0)),
       BRO_BOOL(AuthConfig, bootstrap_admin),
+      BRO_DUR(AuthConfig, key_rotation_grace, milliseconds(0)),
+      BRO_DUR(AuthConfig, session_ttl, milliseconds(1000)),
+      BRO_DUR(AuthConfig, session_idle_timeout, milliseconds(1000)),
+      BRO_BOOL(AuthConfig, cookie_secure),
+      BRO_BOOL(AuthConfig, require_mfa_for_admin),
+      BRO_LIST(AuthConfig, mfa_amr),
+      BRO_DUR(AuthConfig, clock_skew, milliseconds(0)),
+      BRO_DUR(AuthConfig, jwks_refresh, milliseconds(1000)),
+      BRO_DUR(AuthConfig, jwks_min_refetch, milliseconds(0)),
+      BRO_DUR(AuthConfig, issuer_timeout, milliseconds(100)),
+  };
+  return kFields;
+}
+
+const Fields<OidcConfig>& OidcFields() {
+  static const Fields<OidcConfig> kFields = {
+      BRO_BOOL(OidcConfig, enabled),
+      BRO_STR(OidcConfig, issuer),
+      BRO_STR(OidcConfig, discovery_url),
+      BRO_STR(OidcConfig, client_id),
+      BRO_STR(OidcConfig, client_secret_env),
+      BRO_STR(OidcConfig, client_secret_file),
+      BRO_STR(OidcConfig, redirect_uri),
+      BRO_STR(OidcConfig, scopes),
+      BRO_LIST(OidcConfig, algorithms),
+      BRO_LIST(OidcConfig, allowed_domains),
+      BRO_STR(OidcConfig, default_role),
+      BRO_BOOL(OidcConfig, first_user_admin),
+  };
+  return kFields;
+}
+
+const Fields<IapConfig>& IapFields() {
+  static const Fields<IapConfig> kFields = {
+      BRO_BOOL(IapConfig, enabled),       BRO_STR(IapConfig, audience),
+      BRO_STR(IapConfig, issuer),         BRO_STR(IapConfig, jwks_url),
+      BRO_STR(IapConfig, default_role),
+  };
+  return kFields;
+}
+
+const Fields<JwtIssuerConfig>& JwtIssuerFields() {
+  static const Fields<JwtIssuerConfig> kFields = {
+      BRO_STR(JwtIssuerConfig, issuer),
+      BRO_STR(JwtIssuerConfig, audience),
+      BRO_STR(JwtIssuerConfig, jwks_url),
+      BRO_LIST(JwtIssuerConfig, algorithms),
   };
   return kFields;
 }
@@ -210,21 +274,24 @@ const Fields<ModelConfig>& ModelFields() {
 #undef BRO_DUR
 #undef BRO_SIZE
 #undef BRO_STR
+#undef BRO_LIST
 
 std::string ScalarOf(const YAML::Node& node, const std::string& key) {
   if (!node.IsScalar()) Fail(key, "expected a scalar value");
   return node.Scalar();
 }
 
+// `nested` names sub-sections the caller reads itself (e.g. auth.oidc).
 template <class Target>
 void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Target>& fields,
-              Target& out) {
+              Target& out, const std::set<std::string>& nested = {}) {
   if (!map) return;
   if (map.IsNull()) return;
   if (!map.IsMap()) Fail(prefix, "expected a mapping");
   for (const auto& entry : map) {
     if (!entry.first.IsScalar()) Fail(prefix, "keys must be strings");
     const std::string name = entry.first.Scalar();
+    if (nested.contains(name)) continue;
     std::string full = prefix;
     full += '.';
     full += name;
@@ -232,6 +299,17 @@ void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Tar
         std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.key == name; });
     if (it == fields.end()) Fail(full, "unknown key");
     if (entry.second.IsNull()) continue;
+    if (it->list && entry.second.IsSequence()) {
+      std::string joined;
+      for (std::size_t i = 0; i < entry.second.size(); ++i) {
+        const auto item = ScalarOf(entry.second[i], full + "[" + std::to_string(i) + "]");
+        if (item.find(',') != std::string::npos) Fail(full, "items must not contain commas");
+        if (!joined.empty()) joined += ',';
+        joined += item;
+      }
+      it->set(out, full, joined);
+      continue;
+    }
     it->set(out, full, ScalarOf(entry.second, full));
   }
 }
@@ -290,6 +368,69 @@ bool IsPostgresUrl(const std::string& url) {
   return url.starts_with("postgres://") || url.starts_with("postgresql://");
 }
 
+void CheckUrl(const std::string& key, const std::string& url) {
+  try {
+    common::ParseBaseUrl(url);
+  } catch (const std::invalid_argument& e) {
+    Fail(key, e.what());
+  }
+}
+
+void CheckAlgorithms(const std::string& key, const std::vector<std::string>& algs) {
+  if (algs.empty()) Fail(key, "at least one algorithm is required");
+  for (const auto& a : algs) {
+    if (a != "RS256" && a != "ES256") Fail(key, "only RS256 and ES256 are accepted, got '" + a + "'");
+  }
+}
+
+void CheckRole(const std::string& key, const std::string& role) {
+  if (role != "admin" && role != "developer" && role != "viewer") {
+    Fail(key, "expected admin, developer or viewer, got '" + role + "'");
+  }
+}
+
+void ValidateAuth(AuthConfig& a, const Environment& env) {
+  if (a.session_idle_timeout > a.session_ttl) {
+    Fail("auth.session_idle_timeout", "must not exceed auth.session_ttl");
+  }
+  if (a.require_mfa_for_admin && a.mfa_amr.empty()) {
+    Fail("auth.mfa_amr", "must list at least one amr value when require_mfa_for_admin is on");
+  }
+  auto& o = a.oidc;
+  CheckAlgorithms("auth.oidc.algorithms", o.algorithms);
+  CheckRole("auth.oidc.default_role", o.default_role);
+  if (o.enabled) {
+    CheckUrl("auth.oidc.issuer", o.issuer);
+    if (!o.discovery_url.empty()) CheckUrl("auth.oidc.discovery_url", o.discovery_url);
+    if (o.client_id.empty()) Fail("auth.oidc.client_id", "required when auth.oidc.enabled");
+    if (o.redirect_uri.empty()) Fail("auth.oidc.redirect_uri", "required when auth.oidc.enabled");
+    CheckUrl("auth.oidc.redirect_uri", o.redirect_uri);
+    if (!o.client_secret_env.empty()) {
+      auto it = env.find(o.client_secret_env);
+      if (it == env.end() || it->second.empty()) {
+        Fail("auth.oidc.client_secret_env",
+             "environment variable " + o.client_secret_env + " is not set");
+      }
+      o.client_secret = it->second;
+    } else if (!o.client_secret_file.empty()) {
+      o.client_secret = ReadSecretFile("auth.oidc.client_secret_file", o.client_secret_file);
+    }
+  }
+  CheckRole("auth.iap.default_role", a.iap.default_role);
+  if (a.iap.enabled) {
+    if (a.iap.audience.empty()) Fail("auth.iap.audience", "required when auth.iap.enabled");
+    CheckUrl("auth.iap.jwks_url", a.iap.jwks_url);
+  }
+  for (std::size_t i = 0; i < a.jwt_issuers.size(); ++i) {
+    const auto at = "auth.jwt_issuers[" + std::to_string(i) + "]";
+    auto& j = a.jwt_issuers[i];
+    if (j.issuer.empty()) Fail(at + ".issuer", "required");
+    if (j.audience.empty()) Fail(at + ".audience", "required");
+    CheckUrl(at + ".jwks_url", j.jwks_url);
+    CheckAlgorithms(at + ".algorithms", j.algorithms);
+  }
+}
+
 void Validate(Config& c, const Environment& env) {
   if (!c.database.url.starts_with("sqlite://") && !IsPostgresUrl(c.database.url)) {
     // Never echo a URL that may carry a password.
@@ -309,6 +450,8 @@ void Validate(Config& c, const Environment& env) {
   if (!c.auth.key_secret.empty() && c.auth.key_secret.size() < 32) {
     Fail("auth.key_secret_file", "the API-key secret must be at least 32 characters");
   }
+
+  ValidateAuth(c.auth, env);
 
   std::set<std::string> provider_names;
   for (std::size_t i = 0; i < c.providers.size(); ++i) {
@@ -389,7 +532,13 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
       ApplyMap(root["database"], "database", DatabaseFields(), c.database);
       ApplyMap(root["logging"], "logging", LoggingFields(), c.logging);
       ApplyMap(root["metrics"], "metrics", MetricsFields(), c.metrics);
-      ApplyMap(root["auth"], "auth", AuthFields(), c.auth);
+      ApplyMap(root["auth"], "auth", AuthFields(), c.auth, {"oidc", "iap", "jwt_issuers"});
+      if (root["auth"] && root["auth"].IsMap()) {
+        ApplyMap(root["auth"]["oidc"], "auth.oidc", OidcFields(), c.auth.oidc);
+        ApplyMap(root["auth"]["iap"], "auth.iap", IapFields(), c.auth.iap);
+        c.auth.jwt_issuers =
+            ApplyList(root["auth"]["jwt_issuers"], "auth.jwt_issuers", JwtIssuerFields());
+      }
       ApplyMap(root["usage"], "usage", UsageFields(), c.usage);
       c.providers = ApplyList(root["providers"], "providers", ProviderFields());
       c.models = ApplyList(root["models"], "models", ModelFields());
@@ -410,6 +559,8 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   ApplyEnv(env, "logging", LoggingFields(), c.logging);
   ApplyEnv(env, "metrics", MetricsFields(), c.metrics);
   ApplyEnv(env, "auth", AuthFields(), c.auth);
+  ApplyEnv(env, "auth_oidc", OidcFields(), c.auth.oidc);
+  ApplyEnv(env, "auth_iap", IapFields(), c.auth.iap);
   ApplyEnv(env, "usage", UsageFields(), c.usage);
   if (auto it = env.find("DATABASE_URL"); it != env.end() && !it->second.empty()) {
     c.database.url = it->second;
@@ -439,6 +590,8 @@ std::vector<std::pair<std::string, std::string>> EnvironmentOverrides() {
   add("logging", LoggingFields());
   add("metrics", MetricsFields());
   add("auth", AuthFields());
+  add("auth_oidc", OidcFields());
+  add("auth_iap", IapFields());
   add("usage", UsageFields());
   out.emplace_back("DATABASE_URL", "database.url");
   out.emplace_back("BRO_KEY_SECRET", "auth.key_secret_file (the secret itself)");
