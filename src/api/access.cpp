@@ -95,8 +95,8 @@ std::optional<json::object> BodyObject(const http::Request& req) {
   return std::move(v.as_object());
 }
 
-std::string CookieHeader(const std::string& name, const std::string& value,
-                         const std::string& path, long long max_age_seconds, bool secure) {
+std::string CookieHeader(const std::string& name, const std::string& value, const std::string& path,
+                         long long max_age_seconds, bool secure) {
   std::string out = name + "=" + (max_age_seconds < 0 ? std::string() : value) + "; Path=" + path +
                     "; Max-Age=" + std::to_string(max_age_seconds < 0 ? 0 : max_age_seconds) +
                     "; HttpOnly; SameSite=Lax";
@@ -104,8 +104,7 @@ std::string CookieHeader(const std::string& name, const std::string& value,
   return out;
 }
 
-AccessGate::AccessGate(auth::Authenticator& keys, AccessOptions options,
-                       observability::Logger& log)
+AccessGate::AccessGate(auth::Authenticator& keys, AccessOptions options, observability::Logger& log)
     : keys_(keys), options_(std::move(options)), log_(log) {}
 
 void AccessGate::UseUsers(identity::UserRepository& users) {
@@ -187,14 +186,15 @@ http::Response AccessGate::Deny(const http::Exchange& ex, Status status, std::st
   if (reason == "csrf_token_missing_or_wrong") {
     return JsonError(ex, status, "csrf_failed", "Missing or invalid X-CSRF-Token header.");
   }
-  return JsonError(ex, status, "insufficient_permissions",
-                   "Your role (" + std::string(auth::RoleName(who != nullptr ? who->role
-                                                                            : auth::Role::kViewer)) +
-                       ") does not allow this.");
+  return JsonError(
+      ex, status, "insufficient_permissions",
+      "Your role (" +
+          std::string(auth::RoleName(who != nullptr ? who->role : auth::Role::kViewer)) +
+          ") does not allow this.");
 }
 
 http::Task<std::optional<auth::Principal>> AccessGate::FromJwt(std::string token,
-                                                              std::string& reason) {
+                                                               std::string& reason) {
   // Pick the issuer by the (unverified) iss claim; everything is verified by that issuer's
   // verifier afterwards.
   auto decoded = identity::DecodeJwt(token);
@@ -230,7 +230,7 @@ http::Task<std::optional<auth::Principal>> AccessGate::FromJwt(std::string token
 }
 
 http::Task<std::optional<auth::Principal>> AccessGate::FromIap(std::string assertion,
-                                                              std::string& reason) {
+                                                               std::string& reason) {
   auto verified = co_await iap_->Verify(std::move(assertion));
   if (auto* e = std::get_if<identity::JwtError>(&verified)) {
     reason = "iap_" + std::string(identity::JwtErrorName(*e));
@@ -259,7 +259,7 @@ http::Task<std::optional<auth::Principal>> AccessGate::FromIap(std::string asser
 }
 
 http::Task<std::optional<auth::Principal>> AccessGate::FromSession(std::string id,
-                                                                  std::string& reason) {
+                                                                   std::string& reason) {
   auto session = co_await sessions_->Find(std::move(id));
   if (!session) {
     reason = "session_unknown_or_expired";
@@ -312,8 +312,8 @@ http::Task<AccessGate::Resolved> AccessGate::Resolve(http::Exchange& ex, Permiss
     co_return Deny(ex, Status::unauthorized, reason, nullptr);
   }
   if (!identity::RoleHas(principal->role, permission)) {
-    co_return Deny(ex, Status::forbidden, "role_lacks_" + std::string(identity::PermissionName(permission)),
-                   &*principal);
+    co_return Deny(ex, Status::forbidden,
+                   "role_lacks_" + std::string(identity::PermissionName(permission)), &*principal);
   }
   if (identity::IsAdminPermission(permission) && options_.require_mfa_for_admin &&
       !principal->mfa) {

@@ -81,7 +81,7 @@ http::Response JsonError(const http::Exchange& ex, http::Status status, std::str
 // The request body as a JSON object (depth-limited), or nullopt.
 std::optional<boost::json::object> BodyObject(const http::Request& req);
 // "Set-Cookie" value; max_age < 0 deletes the cookie.
-std::string CookieHeader(const std::string& name, const std::string& value,
-                         const std::string& path, long long max_age_seconds, bool secure);
+std::string CookieHeader(const std::string& name, const std::string& value, const std::string& path,
+                         long long max_age_seconds, bool secure);
 
 }  // namespace bro::api

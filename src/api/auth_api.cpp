@@ -46,8 +46,8 @@ json::object LoginDetails(const std::vector<std::string>& amr, bool mfa, auth::R
 }  // namespace
 
 AuthApi::AuthApi(AccessGate& gate, identity::OidcClient& oidc, identity::SessionStore& sessions,
-                 identity::UserRepository& users, identity::AuditLog& audit,
-                 AuthApiOptions options, const common::Clock& clock)
+                 identity::UserRepository& users, identity::AuditLog& audit, AuthApiOptions options,
+                 const common::Clock& clock)
     : gate_(gate),
       oidc_(oidc),
       sessions_(sessions),
@@ -75,8 +75,10 @@ http::Response AuthApi::LoginFailed(const http::Exchange& ex) {
 }
 
 http::Task<http::Response> AuthApi::Login(http::Exchange& ex) {
-  auto return_to = QueryParam(ex.Query(), "return_to").value_or("/");
-  auto start = co_await oidc_.Begin(identity::SafeReturnPath(return_to));
+  // Named, not a temporary: GCC 12 loses temporaries passed by value into a suspending coroutine.
+  const std::string return_to =
+      identity::SafeReturnPath(QueryParam(ex.Query(), "return_to").value_or("/"));
+  auto start = co_await oidc_.Begin(return_to);
   auto res = Redirect(ex, start.redirect_url);
   const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(oidc_.Options().login_ttl);
   res.insert(http::Field::set_cookie, CookieHeader(kBindingCookie, start.binding, kBindingPath,
@@ -128,9 +130,8 @@ http::Task<http::Response> AuthApi::Callback(http::Exchange& ex) {
   auto res = Redirect(ex, result.return_to);
   const auto max_age =
       std::chrono::duration_cast<std::chrono::seconds>(sessions_.Options().absolute_ttl);
-  res.insert(http::Field::set_cookie,
-             CookieHeader(gate_.Options().session_cookie, session.id, "/", max_age.count(),
-                          options_.cookie_secure));
+  res.insert(http::Field::set_cookie, CookieHeader(gate_.Options().session_cookie, session.id, "/",
+                                                   max_age.count(), options_.cookie_secure));
   res.insert(http::Field::set_cookie,
              CookieHeader(kBindingCookie, "", kBindingPath, -1, options_.cookie_secure));
   co_return res;

@@ -39,7 +39,7 @@ json::object KeyJson(const auth::KeyInfo& k) {
 }
 
 json::object NewKeyJson(const auth::NewKey& k, const std::string& name, auth::Role role) {
-  return {{"id", k.id},     {"object", "api_key"}, {"key", k.secret},
+  return {{"id", k.id},         {"object", "api_key"}, {"key", k.secret},
           {"prefix", k.prefix}, {"name", name},        {"role", auth::RoleName(role)}};
 }
 
@@ -170,7 +170,8 @@ http::Task<http::Response> KeysApi::List(http::Exchange& ex, const auth::Princip
 
 http::Task<http::Response> KeysApi::Create(http::Exchange& ex, const auth::Principal& who) {
   auto parsed = ParseCreate(ex.Req());
-  if (auto* err = std::get_if<http::ApiError>(&parsed)) co_return http::MakeError(*err, ex.Version());
+  if (auto* err = std::get_if<http::ApiError>(&parsed))
+    co_return http::MakeError(*err, ex.Version());
   auto& req = std::get<CreateRequest>(parsed);
   std::string owner_id = req.user_id.empty() ? who.user_id : req.user_id;
   if (owner_id != who.user_id && who.role != auth::Role::kAdmin) {
@@ -179,8 +180,7 @@ http::Task<http::Response> KeysApi::Create(http::Exchange& ex, const auth::Princ
   }
   auto owner = co_await users_.FindById(owner_id);
   if (!owner || !owner->active) {
-    co_return JsonError(ex, Status::not_found, "user_not_found", "No such active user.",
-                        "user_id");
+    co_return JsonError(ex, Status::not_found, "user_not_found", "No such active user.", "user_id");
   }
   const auth::Role role = req.role.value_or(owner->role);
   if (Outranks(role, who.role) || Outranks(role, owner->role)) {
@@ -189,8 +189,8 @@ http::Task<http::Response> KeysApi::Create(http::Exchange& ex, const auth::Princ
   }
   std::optional<std::chrono::system_clock::time_point> expires;
   if (req.expires_in_hours) expires = clock_.Now() + std::chrono::hours(*req.expires_in_hours);
-  auto key = co_await keys_.CreateKey(gate_.Keys().Hasher(), *owner, req.name, role, req.models,
-                                      expires);
+  auto key =
+      co_await keys_.CreateKey(gate_.Keys().Hasher(), *owner, req.name, role, req.models, expires);
   json::object details;
   details["owner"] = owner->id;
   details["role"] = auth::RoleName(role);
@@ -201,7 +201,7 @@ http::Task<http::Response> KeysApi::Create(http::Exchange& ex, const auth::Princ
 }
 
 http::Task<std::optional<auth::KeyInfo>> KeysApi::Owned(std::string id,
-                                                       const auth::Principal& who) {
+                                                        const auth::Principal& who) {
   if (id.empty() || id.size() > 64) co_return std::nullopt;
   auto key = co_await keys_.FindKey(id);
   // Someone else's key looks exactly like a missing one.

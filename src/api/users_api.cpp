@@ -12,15 +12,15 @@ using http::Status;
 constexpr std::string_view kUsersPrefix = "/api/v1/users/";
 
 json::object UserJson(const identity::UserRecord& u) {
-  return {{"id", u.user.id},
-          {"object", "user"},
-          {"email", u.user.email},
-          {"name", u.display_name},
-          {"role", auth::RoleName(u.user.role)},
-          {"active", u.user.active},
-          {"created_at", u.created_at},
-          {"last_login_at",
-           u.last_login_at ? json::value(*u.last_login_at) : json::value(nullptr)}};
+  return {
+      {"id", u.user.id},
+      {"object", "user"},
+      {"email", u.user.email},
+      {"name", u.display_name},
+      {"role", auth::RoleName(u.user.role)},
+      {"active", u.user.active},
+      {"created_at", u.created_at},
+      {"last_login_at", u.last_login_at ? json::value(*u.last_login_at) : json::value(nullptr)}};
 }
 
 std::optional<int> IntParam(std::string_view query, std::string_view name, int def, int min,
@@ -37,8 +37,8 @@ std::optional<int> IntParam(std::string_view query, std::string_view name, int d
 
 bool SafeToken(const std::string& s, std::size_t max) {
   return s.size() <= max && std::all_of(s.begin(), s.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
-                  c == '.' || c == ':' || c == '@' || c == '+';
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+                  c == ':' || c == '@' || c == '+';
          });
 }
 
@@ -65,7 +65,8 @@ json::object AuditJson(const identity::AuditRecord& r) {
           {"action", e.action},
           {"outcome", e.success ? "success" : "failure"},
           {"reason", e.reason},
-          {"actor", {{"user_id", e.actor_user_id}, {"email", e.actor_email}, {"method", e.actor_method}}},
+          {"actor",
+           {{"user_id", e.actor_user_id}, {"email", e.actor_email}, {"method", e.actor_method}}},
           {"target", {{"type", e.target_type}, {"id", e.target_id}}},
           {"ip", e.ip},
           {"trace_id", e.trace_id},
@@ -116,7 +117,8 @@ http::Task<http::Response> UsersApi::Me(http::Exchange& ex, const auth::Principa
 http::Task<http::Response> UsersApi::List(http::Exchange& ex, const auth::Principal&) {
   const auto limit = IntParam(ex.Query(), "limit", 50, 1, 200);
   const auto after = QueryParam(ex.Query(), "after").value_or("");
-  if (!limit) co_return JsonError(ex, Status::bad_request, "invalid_value", "limit must be 1-200.", "limit");
+  if (!limit)
+    co_return JsonError(ex, Status::bad_request, "invalid_value", "limit must be 1-200.", "limit");
   if (!SafeToken(after, 64)) {
     co_return JsonError(ex, Status::bad_request, "invalid_value", "Invalid cursor.", "after");
   }

@@ -240,17 +240,22 @@ int App::Serve(const std::string& role) {
 
   std::vector<std::unique_ptr<identity::JwtVerifier>> bearer;
   for (const auto& j : cfg_.auth.jwt_issuers) {
-    identity::JwtPolicy policy{j.issuer, {j.audience}, Algorithms(j.algorithms),
-                               std::chrono::duration_cast<std::chrono::seconds>(cfg_.auth.clock_skew)};
+    identity::JwtPolicy policy{
+        j.issuer,
+        {j.audience},
+        Algorithms(j.algorithms),
+        std::chrono::duration_cast<std::chrono::seconds>(cfg_.auth.clock_skew)};
     bearer.push_back(std::make_unique<identity::JwtVerifier>(fetcher, j.jwks_url, policy,
                                                              JwksOptionsOf(cfg_.auth), clock));
     gate.AddBearerIssuer(*bearer.back());
   }
   std::unique_ptr<identity::JwtVerifier> iap;
   if (cfg_.auth.iap.enabled) {
-    identity::JwtPolicy policy{cfg_.auth.iap.issuer, {cfg_.auth.iap.audience},
-                               {identity::JwtAlg::kES256},
-                               std::chrono::duration_cast<std::chrono::seconds>(cfg_.auth.clock_skew)};
+    identity::JwtPolicy policy{
+        cfg_.auth.iap.issuer,
+        {cfg_.auth.iap.audience},
+        {identity::JwtAlg::kES256},
+        std::chrono::duration_cast<std::chrono::seconds>(cfg_.auth.clock_skew)};
     iap = std::make_unique<identity::JwtVerifier>(fetcher, cfg_.auth.iap.jwks_url, policy,
                                                   JwksOptionsOf(cfg_.auth), clock);
     gate.UseIap(*iap);

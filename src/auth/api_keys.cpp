@@ -36,12 +36,12 @@ constexpr storage::Query kSelectActiveKey{
     "AND u.active = 1"};
 constexpr storage::Query kTouchKey{"touch_api_key",
                                    "UPDATE api_keys SET last_used_at = $2 WHERE id = $1"};
-#define BRO_KEY_COLUMNS                                                                      \
+#define BRO_KEY_COLUMNS                                                                         \
   "SELECT k.id, k.user_id, u.email, k.name, k.prefix, k.role, k.allowed_models, k.created_at, " \
-  "k.expires_at, k.revoked_at, k.last_used_at, k.replaced_by FROM api_keys k JOIN users u ON "   \
+  "k.expires_at, k.revoked_at, k.last_used_at, k.replaced_by FROM api_keys k JOIN users u ON "  \
   "u.id = k.user_id "
-constexpr storage::Query kListKeys{
-    "list_api_keys", BRO_KEY_COLUMNS "WHERE ($1 = '' OR k.user_id = $1) ORDER BY k.created_at, k.id"};
+constexpr storage::Query kListKeys{"list_api_keys", BRO_KEY_COLUMNS
+                                   "WHERE ($1 = '' OR k.user_id = $1) ORDER BY k.created_at, k.id"};
 constexpr storage::Query kFindKey{"find_api_key", BRO_KEY_COLUMNS "WHERE k.id = $1"};
 #undef BRO_KEY_COLUMNS
 constexpr storage::Query kRevokeKey{

@@ -100,8 +100,8 @@ using Fields = std::vector<Field<Target>>;
   {                                                                      \
 #K, [](S & c, const std::string&, const std::string& v) { c.K = v; } \
   }
-#define BRO_LIST(S, K)                                                                \
-  {                                                                                   \
+#define BRO_LIST(S, K)                                                                    \
+  {                                                                                       \
 #K, [](S & c, const std::string&, const std::string& v) { c.K = SplitList(v); }, true \
   }
 
@@ -191,27 +191,20 @@ const Fields<AuthConfig>& AuthFields() {
 
 const Fields<OidcConfig>& OidcFields() {
   static const Fields<OidcConfig> kFields = {
-      BRO_BOOL(OidcConfig, enabled),
-      BRO_STR(OidcConfig, issuer),
-      BRO_STR(OidcConfig, discovery_url),
-      BRO_STR(OidcConfig, client_id),
-      BRO_STR(OidcConfig, client_secret_env),
-      BRO_STR(OidcConfig, client_secret_file),
-      BRO_STR(OidcConfig, redirect_uri),
-      BRO_STR(OidcConfig, scopes),
-      BRO_LIST(OidcConfig, algorithms),
-      BRO_LIST(OidcConfig, allowed_domains),
-      BRO_STR(OidcConfig, default_role),
-      BRO_BOOL(OidcConfig, first_user_admin),
+      BRO_BOOL(OidcConfig, enabled),          BRO_STR(OidcConfig, issuer),
+      BRO_STR(OidcConfig, discovery_url),     BRO_STR(OidcConfig, client_id),
+      BRO_STR(OidcConfig, client_secret_env), BRO_STR(OidcConfig, client_secret_file),
+      BRO_STR(OidcConfig, redirect_uri),      BRO_STR(OidcConfig, scopes),
+      BRO_LIST(OidcConfig, algorithms),       BRO_LIST(OidcConfig, allowed_domains),
+      BRO_STR(OidcConfig, default_role),      BRO_BOOL(OidcConfig, first_user_admin),
   };
   return kFields;
 }
 
 const Fields<IapConfig>& IapFields() {
   static const Fields<IapConfig> kFields = {
-      BRO_BOOL(IapConfig, enabled),       BRO_STR(IapConfig, audience),
-      BRO_STR(IapConfig, issuer),         BRO_STR(IapConfig, jwks_url),
-      BRO_STR(IapConfig, default_role),
+      BRO_BOOL(IapConfig, enabled), BRO_STR(IapConfig, audience),     BRO_STR(IapConfig, issuer),
+      BRO_STR(IapConfig, jwks_url), BRO_STR(IapConfig, default_role),
   };
   return kFields;
 }
@@ -379,7 +372,8 @@ void CheckUrl(const std::string& key, const std::string& url) {
 void CheckAlgorithms(const std::string& key, const std::vector<std::string>& algs) {
   if (algs.empty()) Fail(key, "at least one algorithm is required");
   for (const auto& a : algs) {
-    if (a != "RS256" && a != "ES256") Fail(key, "only RS256 and ES256 are accepted, got '" + a + "'");
+    if (a != "RS256" && a != "ES256")
+      Fail(key, "only RS256 and ES256 are accepted, got '" + a + "'");
   }
 }
 

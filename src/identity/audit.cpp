@@ -40,8 +40,8 @@ storage::Params InsertParams(const std::string& id, const std::string& at, const
 }
 
 storage::Params QueryParams(const AuditFilter& f) {
-  return {f.action, f.actor_user_id, f.target_id, f.outcome,          f.since,
-          f.until,  f.before_id,     std::int64_t{f.limit}};
+  return {f.action, f.actor_user_id, f.target_id, f.outcome,
+          f.since,  f.until,         f.before_id, std::int64_t{f.limit}};
 }
 
 json::object LogFields(const std::string& id, const AuditEvent& e) {
@@ -51,7 +51,8 @@ json::object LogFields(const std::string& id, const AuditEvent& e) {
           {"action", e.action},
           {"outcome", e.success ? "success" : "failure"},
           {"reason", e.reason},
-          {"actor", {{"user_id", e.actor_user_id}, {"email", e.actor_email}, {"method", e.actor_method}}},
+          {"actor",
+           {{"user_id", e.actor_user_id}, {"email", e.actor_email}, {"method", e.actor_method}}},
           {"target", {{"type", e.target_type}, {"id", e.target_id}}},
           {"ip", e.ip},
           {"details", e.details},

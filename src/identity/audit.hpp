@@ -38,9 +38,9 @@ struct AuditFilter {
   std::string action;
   std::string actor_user_id;
   std::string target_id;
-  std::string outcome;  // success | failure | empty
-  std::string since;    // ISO-8601, inclusive
-  std::string until;    // ISO-8601, exclusive
+  std::string outcome;    // success | failure | empty
+  std::string since;      // ISO-8601, inclusive
+  std::string until;      // ISO-8601, exclusive
   std::string before_id;  // keyset cursor: rows older than this id
   int limit = 50;
 };

@@ -81,12 +81,10 @@ std::variant<PublicKey, std::string> RsaKey(const json::object& jwk) {
   auto n = MemberB64(jwk, "n");
   auto e = MemberB64(jwk, "e");
   if (!n || !e || n->empty() || e->empty() || e->size() > 8) return std::string("bad RSA n/e");
-  std::unique_ptr<BIGNUM, BnFree> bn_n(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()), static_cast<int>(n->size()),
-                nullptr));
-  std::unique_ptr<BIGNUM, BnFree> bn_e(
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()), static_cast<int>(e->size()),
-                nullptr));
+  std::unique_ptr<BIGNUM, BnFree> bn_n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()),
+                                                 static_cast<int>(n->size()), nullptr));
+  std::unique_ptr<BIGNUM, BnFree> bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()),
+                                                 static_cast<int>(e->size()), nullptr));
   if (!bn_n || !bn_e) return std::string("bad RSA n/e");
   const int bits = BN_num_bits(bn_n.get());
   if (bits < kMinRsaBits || bits > kMaxRsaBits) return std::string("RSA key size not accepted");
@@ -135,9 +133,8 @@ std::optional<std::string> Es256ToDer(std::string_view raw) {
   std::unique_ptr<ECDSA_SIG, SigFree> sig(ECDSA_SIG_new());
   BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()),
                         static_cast<int>(kEs256CoordinateBytes), nullptr);
-  BIGNUM* s =
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data() + kEs256CoordinateBytes),
-                static_cast<int>(kEs256CoordinateBytes), nullptr);
+  BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data() + kEs256CoordinateBytes),
+                        static_cast<int>(kEs256CoordinateBytes), nullptr);
   if (!sig || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
     BN_free(r);
     BN_free(s);
@@ -160,9 +157,8 @@ bool VerifySignature(const PublicKey& key, std::string_view input, std::string_v
     signature = der;
   }
   std::unique_ptr<EVP_MD_CTX, MdFree> ctx(EVP_MD_CTX_new());
-  if (!ctx ||
-      EVP_DigestVerifyInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, key.pkey.get(),
-                              nullptr) != 1) {
+  if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr,
+                                      key.pkey.get(), nullptr) != 1) {
     return false;
   }
   return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
@@ -324,8 +320,7 @@ std::variant<json::object, JwtError> VerifyJwt(const DecodedJwt& token,
   }
   const auto aud = ClaimStrings(c, "aud");
   const bool aud_ok = std::any_of(aud.begin(), aud.end(), [&](const std::string& a) {
-    return std::find(policy.audiences.begin(), policy.audiences.end(), a) !=
-           policy.audiences.end();
+    return std::find(policy.audiences.begin(), policy.audiences.end(), a) != policy.audiences.end();
   });
   if (!aud_ok) return JwtError::kWrongAudience;
   const double t =

@@ -128,8 +128,8 @@ std::variant<Discovery, std::string> ParseDiscovery(std::string_view document,
   if (document.size() > kMaxDiscoveryBytes) return std::string("discovery document too large");
   auto doc = ParseObject(document);
   if (!doc) return std::string("discovery document is not a JSON object");
-  Discovery d{Str(*doc, "issuer"), Str(*doc, "authorization_endpoint"),
-              Str(*doc, "token_endpoint"), Str(*doc, "jwks_uri")};
+  Discovery d{Str(*doc, "issuer"), Str(*doc, "authorization_endpoint"), Str(*doc, "token_endpoint"),
+              Str(*doc, "jwks_uri")};
   if (d.issuer != expected_issuer) return std::string("discovery issuer mismatch");
   for (const auto* url : {&d.authorization_endpoint, &d.token_endpoint, &d.jwks_uri}) {
     if (url->size() > 2048 || !AcceptableEndpoint(*url, expected_issuer)) {
@@ -187,6 +187,8 @@ Task<JwtVerifier*> OidcClient::IdTokenVerifier() {
 }
 
 Task<OidcClient::Start> OidcClient::Begin(std::string return_to) {
+  // Read the parameter before the first suspension (seen lost afterwards with GCC 12).
+  const std::string safe_return = SafeReturnPath(return_to);
   auto d = co_await Discover();
   const auto state = common::Base64Url(common::SecureRandomBytes(kRandomBytes));
   const auto nonce = common::Base64Url(common::SecureRandomBytes(kRandomBytes));
@@ -195,7 +197,7 @@ Task<OidcClient::Start> OidcClient::Begin(std::string return_to) {
   Start out;
   out.binding = common::Base64Url(common::SecureRandomBytes(kRandomBytes));
   const auto value =
-      StateValue(nonce, verifier, SafeReturnPath(return_to), common::Base64Url(Sha256(out.binding)));
+      StateValue(nonce, verifier, safe_return, common::Base64Url(Sha256(out.binding)));
   const bool stored = co_await kv_.SetIfAbsent("oidc-state:" + state, value, options_.login_ttl);
   if (!stored) throw FetchError("state collision");  // 256 random bits: never in practice
   out.redirect_url = AuthorizationUrl(d, options_, state, nonce, challenge);
@@ -227,9 +229,9 @@ Task<OidcClient::Result> OidcClient::Finish(std::string state, std::string code,
     co_return r;
   }
   auto d = co_await Discover();
-  auto response = co_await fetcher_.PostForm(
-      d.token_endpoint, TokenForm(options_, code, Str(*saved, "verifier")), BasicAuth(options_),
-      kMaxTokenResponseBytes);
+  auto response = co_await fetcher_.PostForm(d.token_endpoint,
+                                             TokenForm(options_, code, Str(*saved, "verifier")),
+                                             BasicAuth(options_), kMaxTokenResponseBytes);
   if (response.status != 200) {
     r.failure = "token_exchange_status_" + std::to_string(response.status);
     co_return r;
@@ -278,11 +280,13 @@ Task<OidcClient::Result> OidcClient::Finish(std::string state, std::string code,
     r.failure = "no_subject";
     co_return r;
   }
-  r.identity = LoginIdentity{email, subject, Str(claims, "name").substr(0, 200)};
+  r.identity.emplace();
+  r.identity->email = email;
+  r.identity->subject = subject;
+  r.identity->name = Str(claims, "name").substr(0, 200);
   r.amr = ClaimStrings(claims, "amr");
   r.mfa = std::any_of(r.amr.begin(), r.amr.end(), [&](const std::string& a) {
-    return std::find(options_.mfa_amr.begin(), options_.mfa_amr.end(), a) !=
-           options_.mfa_amr.end();
+    return std::find(options_.mfa_amr.begin(), options_.mfa_amr.end(), a) != options_.mfa_amr.end();
   });
   co_return r;
 }

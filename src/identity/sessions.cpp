@@ -127,8 +127,8 @@ Task<std::optional<SessionData>> SessionStore::Find(std::string id) {
   // Refresh the idle marker at most every tenth of the idle timeout: one write per session
   // per few minutes, not one per request.
   if (now - seen >= options_.idle_timeout / 10) {
-    const auto left = std::chrono::duration_cast<milliseconds>(data->created +
-                                                               options_.absolute_ttl - now);
+    const auto left =
+        std::chrono::duration_cast<milliseconds>(data->created + options_.absolute_ttl - now);
     co_await kv_.Set(SeenKey(id), std::to_string(Ms(now)),
                      std::max(milliseconds(1), std::min(options_.idle_timeout, left)));
   }

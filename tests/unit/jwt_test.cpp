@@ -42,8 +42,8 @@ JwtPolicy Policy() {
 }
 
 json::object Claims() {
-  return {{"iss", kIssuer},          {"aud", "client-1"},       {"sub", "u1"},
-          {"exp", kNowSec + 300},    {"iat", kNowSec - 10},     {"nbf", kNowSec - 10},
+  return {{"iss", kIssuer},          {"aud", "client-1"},   {"sub", "u1"},
+          {"exp", kNowSec + 300},    {"iat", kNowSec - 10}, {"nbf", kNowSec - 10},
           {"email", "a@example.com"}};
 }
 
@@ -151,8 +151,8 @@ TEST(JwtAttack, TamperedPayloadIsRejected) {
   c["email"] = "admin@example.com";
   const auto dot1 = token.find('.');
   const auto dot2 = token.rfind('.');
-  const auto forged = token.substr(0, dot1 + 1) + common::Base64Url(json::serialize(c)) +
-                      token.substr(dot2);
+  const auto forged =
+      token.substr(0, dot1 + 1) + common::Base64Url(json::serialize(c)) + token.substr(dot2);
   ExpectRejected(forged, JwtError::kBadSignature);
   for (const auto* k : {&Rsa(), &Ec()}) {
     auto t = k->Mint(Claims());
@@ -238,8 +238,8 @@ TEST(Jwks, HostileDocumentsAreRefusedOrSkipped) {
   for (const auto& bad : {weak, hmac, enc, mismatched, off_curve, p384}) {
     EXPECT_TRUE(std::holds_alternative<std::string>(ParseJwk(bad))) << json::serialize(bad);
   }
-  auto parsed = ParseJwks(json::serialize(json::object{
-      {"keys", json::array{weak, hmac, Ec().Jwk(), enc, off_curve, Rsa().Jwk()}}}));
+  auto parsed = ParseJwks(json::serialize(
+      json::object{{"keys", json::array{weak, hmac, Ec().Jwk(), enc, off_curve, Rsa().Jwk()}}}));
   ASSERT_TRUE(std::holds_alternative<std::vector<PublicKey>>(parsed));
   EXPECT_EQ(std::get<std::vector<PublicKey>>(parsed).size(), 2U);
 }

@@ -45,7 +45,8 @@ TEST(MigrationsFor, OtherDialectsAreIgnored) {
 
 TEST(MigrationsFor, GapsBetweenRangesAreAllowedAndOrdered) {
   const auto m = MigrationsFor(
-      "sqlite", {{"common/0010_b.sql", "b"}, {"common/0001_a.sql", "a"}, {"sqlite/0010_b.sql", "c"}});
+      "sqlite",
+      {{"common/0010_b.sql", "b"}, {"common/0001_a.sql", "a"}, {"sqlite/0010_b.sql", "c"}});
   ASSERT_EQ(m.size(), 2U);
   EXPECT_EQ(m[0].version, 1);
   EXPECT_EQ(m[1].version, 10);
