@@ -5,6 +5,7 @@
 
 #include "common/random.hpp"
 #include "common/time.hpp"
+#include "gateway/embeddings.hpp"
 
 namespace bro::api {
 namespace {
@@ -84,6 +85,10 @@ void OpenAiApi::Register(AccessGate& gate, http::Router& router,
       router, http::Verb::post, "/v1/chat/completions", "/v1/chat/completions",
       [this](http::Exchange& ex, const auth::Principal& p) { return ChatCompletions(ex, p); },
       server.chat_max_body_bytes);
+  gate.Add(
+      router, http::Verb::post, "/v1/embeddings", "/v1/embeddings",
+      [this](http::Exchange& ex, const auth::Principal& p) { return Embeddings(ex, p); },
+      server.embeddings_max_body_bytes);
 }
 
 http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex,
@@ -105,25 +110,12 @@ http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex,
   co_return http::MakeJson(Status::ok, json::serialize(ModelJson(*m)), ex.Req().version());
 }
 
-http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
-                                                      const auth::Principal& principal) {
-  const auto start = Clock::now();
-  auto parsed = gateway::ParseChatRequest(ex.Req().body());
-  if (auto* err = std::get_if<ApiError>(&parsed))
-    co_return http::MakeError(*err, ex.Req().version());
-  const auto& request = std::get<gateway::ChatRequest>(parsed);
-  const auto* route = catalog_.Find(request.model);
-  if (route == nullptr || !principal.MayUseModel(request.model))
-    co_return NotFoundModel(ex, request.model);
-
-  ExchangeSink sink(ex);
-  gateway::ChatCall call{request, route->upstream_model, ex.TraceId(), ex.SpanId()};
-  auto outcome = co_await route->provider->Chat(call, sink);
-  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-
-  const std::string provider(route->provider->Name());
+void OpenAiApi::Record(http::Exchange& ex, const auth::Principal& principal,
+                       const gateway::ModelRoute& route, const gateway::ChatOutcome& outcome,
+                       std::chrono::milliseconds elapsed, bool streamed) {
+  const std::string provider(route.provider->Name());
   const int status = outcome.client_gone ? 499 : static_cast<int>(outcome.status);
-  auto& m = route_metrics_.at(route);
+  auto& m = route_metrics_.at(&route);
   (outcome.client_gone           ? m.client_disconnected
    : !outcome.error_code.empty() ? m.error
                                  : m.success)
@@ -142,25 +134,68 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
   rec.request_id = ex.TraceId() + "-" + ex.SpanId();
   rec.api_key_id = principal.key_id;
   rec.user_id = principal.user_id;
-  rec.model = route->name;
+  rec.model = route.name;
   rec.provider = provider;
-  rec.deployment = provider + "/" + route->upstream_model;
+  rec.deployment = provider + "/" + route.upstream_model;
   rec.prompt_tokens = outcome.usage.prompt_tokens;
   rec.completion_tokens = outcome.usage.completion_tokens;
   rec.latency_ms = elapsed.count();
   if (outcome.time_to_first_token) rec.ttft_ms = outcome.time_to_first_token->count();
   rec.status = status;
-  rec.streamed = request.stream;
+  rec.streamed = streamed;
   rec.error_code = outcome.error_code;
   usage_.Record(std::move(rec));
 
-  ex.LogFields()["model"] = route->name;
+  ex.LogFields()["model"] = route.name;
   if (!outcome.error_code.empty()) ex.LogFields()["ai_error"] = outcome.error_code;
+}
 
-  if (ex.Streaming()) co_return http::Response{};
-  auto res = http::MakeJson(outcome.status, std::move(outcome.body), ex.Req().version());
+namespace {
+
+http::Response Reply(const http::Exchange& ex, gateway::ChatOutcome& outcome) {
+  auto res = http::MakeJson(outcome.status, std::move(outcome.body), ex.Version());
   if (!outcome.retry_after.empty()) res.set(http::Field::retry_after, outcome.retry_after);
-  co_return res;
+  return res;
+}
+
+}  // namespace
+
+http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
+                                                      const auth::Principal& principal) {
+  const auto start = Clock::now();
+  auto parsed = gateway::ParseChatRequest(ex.Req().body());
+  if (auto* err = std::get_if<ApiError>(&parsed))
+    co_return http::MakeError(*err, ex.Req().version());
+  const auto& request = std::get<gateway::ChatRequest>(parsed);
+  const auto* route = catalog_.Find(request.model);
+  if (route == nullptr || !principal.MayUseModel(request.model))
+    co_return NotFoundModel(ex, request.model);
+
+  ExchangeSink sink(ex);
+  gateway::ChatCall call{request, route->upstream_model, ex.TraceId(), ex.SpanId()};
+  auto outcome = co_await route->provider->Chat(call, sink);
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  Record(ex, principal, *route, outcome, elapsed, request.stream);
+  if (ex.Streaming()) co_return http::Response{};
+  co_return Reply(ex, outcome);
+}
+
+http::Task<http::Response> OpenAiApi::Embeddings(http::Exchange& ex,
+                                                 const auth::Principal& principal) {
+  const auto start = Clock::now();
+  auto parsed = gateway::ParseEmbeddingRequest(ex.Req().body());
+  if (auto* err = std::get_if<ApiError>(&parsed))
+    co_return http::MakeError(*err, ex.Req().version());
+  const auto& request = std::get<gateway::EmbeddingRequest>(parsed);
+  const auto* route = catalog_.Find(request.model);
+  if (route == nullptr || !principal.MayUseModel(request.model))
+    co_return NotFoundModel(ex, request.model);
+
+  gateway::EmbedCall call{request, route->upstream_model, ex.TraceId(), ex.SpanId()};
+  auto outcome = co_await route->provider->Embed(call);
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  Record(ex, principal, *route, outcome, elapsed, false);
+  co_return Reply(ex, outcome);
 }
 
 }  // namespace bro::api

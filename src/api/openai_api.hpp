@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <unordered_map>
 
 #include "api/access.hpp"
@@ -25,6 +26,12 @@ class OpenAiApi {
   http::Task<http::Response> ListModels(http::Exchange& ex, const auth::Principal& principal);
   http::Task<http::Response> GetModel(http::Exchange& ex, const auth::Principal& principal);
   http::Task<http::Response> ChatCompletions(http::Exchange& ex, const auth::Principal& principal);
+  http::Task<http::Response> Embeddings(http::Exchange& ex, const auth::Principal& principal);
+
+  // Metrics, the usage record and the log fields of one AI call.
+  void Record(http::Exchange& ex, const auth::Principal& principal,
+              const gateway::ModelRoute& route, const gateway::ChatOutcome& outcome,
+              std::chrono::milliseconds elapsed, bool streamed);
 
   gateway::ModelCatalog& catalog_;
   usage::UsageRecorder& usage_;

@@ -39,6 +39,9 @@
 #include "identity/sessions.hpp"
 #include "identity/users.hpp"
 #include "observability/metrics.hpp"
+#include "storage/kv/memory_kv_store.hpp"
+#include "storage/kv/redis_kv_store.hpp"
+#include "storage/redis/redis_client.hpp"
 #include "storage/sql/migrations.hpp"
 #include "storage/sql/postgres_database.hpp"
 #include "storage/sql/sqlite_database.hpp"
@@ -66,6 +69,15 @@ std::unique_ptr<storage::Database> OpenDatabase(const config::DatabaseConfig& cf
   }
   return std::make_unique<storage::PostgresDatabase>(std::move(ex), cfg.url, cfg.max_connections,
                                                      cfg.timeout);
+}
+
+std::unique_ptr<storage::redis::RedisClient> OpenRedis(const config::RedisConfig& cfg) {
+  if (cfg.url.empty()) return nullptr;
+  auto options = storage::redis::ParseRedisUrl(cfg.url);
+  options.connect_timeout = cfg.connect_timeout;
+  options.command_timeout = cfg.command_timeout;
+  options.max_idle = cfg.max_idle_connections;
+  return std::make_unique<storage::redis::RedisClient>(std::move(options));
 }
 
 // Embedded mode keeps a generated HMAC secret next to the database file.
@@ -124,13 +136,6 @@ identity::OidcOptions OidcOptionsOf(const config::AuthConfig& a) {
   return o;
 }
 
-// The KvStore behind sessions and login state. storage::kv::MemoryKvStore / RedisKvStore (picked
-// by REDIS_URL) are being added on main; until they are merged here there is none, and OIDC
-// login cannot be enabled.
-std::unique_ptr<storage::kv::KvStore> OpenKvStore() {
-  return nullptr;
-}
-
 }  // namespace
 
 std::string SqlitePath(const std::string& url) {
@@ -185,6 +190,16 @@ int App::Serve(const std::string& role) {
   if (cfg_.database.migrate_on_start) RunSync(ioc, MigrateTask(*db, log_));
 
   common::SystemClock clock;
+  // Shared state (sessions, login state, cached responses) lives in Redis when REDIS_URL is
+  // set, so that every replica sees it; otherwise in this process.
+  auto redis = OpenRedis(cfg_.redis);
+  std::unique_ptr<storage::kv::KvStore> kv;
+  if (redis) {
+    kv = std::make_unique<storage::kv::RedisKvStore>(*redis, cfg_.redis.key_prefix);
+  } else {
+    kv = std::make_unique<storage::kv::MemoryKvStore>(std::size_t{64} << 20, clock);
+  }
+  log_.Info("shared state store", {{"backend", std::string(kv->Backend())}});
   auth::KeyRepository keys(*db);
   auth::Authenticator authenticator(keys, auth::KeyHasher(ResolveKeySecret(cfg_)),
                                     cfg_.auth.key_cache_ttl, clock);
@@ -220,7 +235,7 @@ int App::Serve(const std::string& role) {
   asio::ssl::context ssl(asio::ssl::context::tls_client);
   ssl.set_default_verify_paths();
   ssl.set_verify_mode(asio::ssl::verify_peer);
-  gateway::ModelCatalog catalog(cfg_, ssl);
+  gateway::ModelCatalog catalog(cfg_, ssl, clock);
   usage::UsageRecorder usage(*db, ioc.get_executor(), cfg_.usage, log_, registry);
 
   std::atomic<bool> draining{false};
@@ -261,27 +276,18 @@ int App::Serve(const std::string& role) {
     gate.UseIap(*iap);
   }
 
-  auto kv = OpenKvStore();
-  std::unique_ptr<identity::SessionStore> sessions;
+  identity::SessionStore sessions(
+      *kv, identity::SessionOptions{cfg_.auth.session_ttl, cfg_.auth.session_idle_timeout}, clock);
+  gate.UseSessions(sessions);
   std::unique_ptr<identity::OidcClient> oidc;
   std::unique_ptr<api::AuthApi> auth_api;
-  if (kv) {
-    sessions = std::make_unique<identity::SessionStore>(
-        *kv, identity::SessionOptions{cfg_.auth.session_ttl, cfg_.auth.session_idle_timeout},
-        clock);
-    gate.UseSessions(*sessions);
-  }
   if (cfg_.auth.oidc.enabled) {
-    if (!kv) {
-      log_.Error("auth.oidc.enabled needs a session store, which this build does not have yet");
-      return 2;
-    }
     oidc = std::make_unique<identity::OidcClient>(OidcOptionsOf(cfg_.auth), fetcher, *kv, clock);
     api::AuthApiOptions options;
     options.cookie_secure = cfg_.auth.cookie_secure;
     options.default_role = auth::ParseRole(cfg_.auth.oidc.default_role).value();
     options.first_user_admin = cfg_.auth.oidc.first_user_admin;
-    auth_api = std::make_unique<api::AuthApi>(gate, *oidc, *sessions, users, audit, options, clock);
+    auth_api = std::make_unique<api::AuthApi>(gate, *oidc, sessions, users, audit, options, clock);
   }
 
   api::OpenAiApi openai(catalog, usage, gateway_metrics);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/url.hpp"
+#include "storage/redis/redis_client.hpp"
 
 extern char** environ;  // NOLINT(readability-identifier-naming): POSIX name
 
@@ -32,6 +33,16 @@ int ParseInt(const std::string& key, const std::string& v, int min, int max) {
   if (out < min || out > max) {
     Fail(key,
          "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + v);
+  }
+  return out;
+}
+
+double ParseDouble(const std::string& key, const std::string& v, double min, double max) {
+  double out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc{} || ptr != v.data() + v.size() || !(out >= min && out <= max)) {
+    Fail(key, "expected a number between " + std::to_string(min) + " and " + std::to_string(max) +
+                  ", got '" + v + "'");
   }
   return out;
 }
@@ -60,23 +71,32 @@ template <class Target>
 struct Field {
   std::string key;
   std::function<void(Target&, const std::string& full_key, const std::string& value)> set;
-  bool list = false;  // a YAML sequence of scalars (or one comma-separated string)
+  // For a key whose value is a list or mapping (then `set` is empty).
+  std::function<void(Target&, const std::string& full_key, const YAML::Node& value)> node = {};
 };
 
-std::vector<std::string> SplitList(const std::string& v) {
+// A YAML sequence of scalars (model names, algorithms, domains); `what` names one item.
+std::vector<std::string> StringList(const std::string& key, const YAML::Node& v,
+                                    const std::string& what) {
+  if (!v.IsSequence()) Fail(key, "expected a list, each item " + what);
   std::vector<std::string> out;
-  std::stringstream ss(v);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) out.push_back(item);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].IsScalar()) Fail(key + "[" + std::to_string(i) + "]", "expected " + what);
+    out.push_back(v[i].Scalar());
   }
   return out;
 }
 
 template <class Target>
 using Fields = std::vector<Field<Target>>;
+
+// Nested sections and lists of sections read their fields with these.
+template <class Target>
+std::vector<Target> ApplyList(const YAML::Node& list, const std::string& prefix,
+                              const Fields<Target>& fields);
+template <class Target>
+void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Target>& fields,
+              Target& out);
 
 // K names a struct member, so it cannot be parenthesized.
 // NOLINTBEGIN(bugprone-macro-parentheses)
@@ -96,13 +116,18 @@ using Fields = std::vector<Field<Target>>;
   {                                                                                            \
 #K, [](S & c, const std::string& k, const std::string& v) { c.K = ParseBytes(k, v, MIN); } \
   }
+#define BRO_NUM(S, K, MIN, MAX)                                         \
+  {                                                                     \
+#K, [](S & c, const std::string& k,                                 \
+           const std::string& v) { c.K = ParseDouble(k, v, MIN, MAX); } \
+  }
 #define BRO_STR(S, K)                                                    \
   {                                                                      \
 #K, [](S & c, const std::string&, const std::string& v) { c.K = v; } \
   }
-#define BRO_LIST(S, K)                                                                    \
-  {                                                                                       \
-#K, [](S & c, const std::string&, const std::string& v) { c.K = SplitList(v); }, true \
+#define BRO_LIST(S, K, WHAT)                                                                       \
+  {                                                                                                \
+#K, {}, [](S & c, const std::string& k, const YAML::Node& v) { c.K = StringList(k, v, WHAT); } \
   }
 
 // NOLINTEND(bugprone-macro-parentheses)
@@ -118,10 +143,22 @@ const Fields<ServerConfig>& ServerFields() {
       BRO_SIZE(ServerConfig, max_header_bytes, 1024),
       BRO_SIZE(ServerConfig, max_body_bytes, 1024),
       BRO_SIZE(ServerConfig, chat_max_body_bytes, 1024),
+      BRO_SIZE(ServerConfig, embeddings_max_body_bytes, 1024),
       BRO_DUR(ServerConfig, read_timeout, milliseconds(100)),
       BRO_DUR(ServerConfig, idle_timeout, milliseconds(100)),
       BRO_DUR(ServerConfig, write_timeout, milliseconds(100)),
       BRO_DUR(ServerConfig, shutdown_grace, milliseconds(0)),
+  };
+  return kFields;
+}
+
+const Fields<RedisConfig>& RedisFields() {
+  static const Fields<RedisConfig> kFields = {
+      BRO_STR(RedisConfig, url),
+      BRO_DUR(RedisConfig, connect_timeout, milliseconds(10)),
+      BRO_DUR(RedisConfig, command_timeout, milliseconds(10)),
+      BRO_INT(RedisConfig, max_idle_connections, 0, 10000),
+      BRO_STR(RedisConfig, key_prefix),
   };
   return kFields;
 }
@@ -170,33 +207,20 @@ const Fields<MetricsConfig>& MetricsFields() {
   return kFields;
 }
 
-const Fields<AuthConfig>& AuthFields() {
-  static const Fields<AuthConfig> kFields = {
-      BRO_STR(AuthConfig, key_secret_file),
-      BRO_DUR(AuthConfig, key_cache_ttl, milliseconds(0)),
-      BRO_BOOL(AuthConfig, bootstrap_admin),
-      BRO_DUR(AuthConfig, key_rotation_grace, milliseconds(0)),
-      BRO_DUR(AuthConfig, session_ttl, milliseconds(1000)),
-      BRO_DUR(AuthConfig, session_idle_timeout, milliseconds(1000)),
-      BRO_BOOL(AuthConfig, cookie_secure),
-      BRO_BOOL(AuthConfig, require_mfa_for_admin),
-      BRO_LIST(AuthConfig, mfa_amr),
-      BRO_DUR(AuthConfig, clock_skew, milliseconds(0)),
-      BRO_DUR(AuthConfig, jwks_refresh, milliseconds(1000)),
-      BRO_DUR(AuthConfig, jwks_min_refetch, milliseconds(0)),
-      BRO_DUR(AuthConfig, issuer_timeout, milliseconds(100)),
-  };
-  return kFields;
-}
-
 const Fields<OidcConfig>& OidcFields() {
   static const Fields<OidcConfig> kFields = {
-      BRO_BOOL(OidcConfig, enabled),          BRO_STR(OidcConfig, issuer),
-      BRO_STR(OidcConfig, discovery_url),     BRO_STR(OidcConfig, client_id),
-      BRO_STR(OidcConfig, client_secret_env), BRO_STR(OidcConfig, client_secret_file),
-      BRO_STR(OidcConfig, redirect_uri),      BRO_STR(OidcConfig, scopes),
-      BRO_LIST(OidcConfig, algorithms),       BRO_LIST(OidcConfig, allowed_domains),
-      BRO_STR(OidcConfig, default_role),      BRO_BOOL(OidcConfig, first_user_admin),
+      BRO_BOOL(OidcConfig, enabled),
+      BRO_STR(OidcConfig, issuer),
+      BRO_STR(OidcConfig, discovery_url),
+      BRO_STR(OidcConfig, client_id),
+      BRO_STR(OidcConfig, client_secret_env),
+      BRO_STR(OidcConfig, client_secret_file),
+      BRO_STR(OidcConfig, redirect_uri),
+      BRO_STR(OidcConfig, scopes),
+      BRO_LIST(OidcConfig, algorithms, "an algorithm"),
+      BRO_LIST(OidcConfig, allowed_domains, "a domain"),
+      BRO_STR(OidcConfig, default_role),
+      BRO_BOOL(OidcConfig, first_user_admin),
   };
   return kFields;
 }
@@ -214,7 +238,41 @@ const Fields<JwtIssuerConfig>& JwtIssuerFields() {
       BRO_STR(JwtIssuerConfig, issuer),
       BRO_STR(JwtIssuerConfig, audience),
       BRO_STR(JwtIssuerConfig, jwks_url),
-      BRO_LIST(JwtIssuerConfig, algorithms),
+      BRO_LIST(JwtIssuerConfig, algorithms, "an algorithm"),
+  };
+  return kFields;
+}
+
+const Fields<AuthConfig>& AuthFields() {
+  static const Fields<AuthConfig> kFields = {
+      BRO_STR(AuthConfig, key_secret_file),
+      BRO_DUR(AuthConfig, key_cache_ttl, milliseconds(0)),
+      BRO_BOOL(AuthConfig, bootstrap_admin),
+      BRO_DUR(AuthConfig, key_rotation_grace, milliseconds(0)),
+      BRO_DUR(AuthConfig, session_ttl, milliseconds(1000)),
+      BRO_DUR(AuthConfig, session_idle_timeout, milliseconds(1000)),
+      BRO_BOOL(AuthConfig, cookie_secure),
+      BRO_BOOL(AuthConfig, require_mfa_for_admin),
+      BRO_LIST(AuthConfig, mfa_amr, "an amr value"),
+      BRO_DUR(AuthConfig, clock_skew, milliseconds(0)),
+      BRO_DUR(AuthConfig, jwks_refresh, milliseconds(1000)),
+      BRO_DUR(AuthConfig, jwks_min_refetch, milliseconds(0)),
+      BRO_DUR(AuthConfig, issuer_timeout, milliseconds(100)),
+      {"oidc",
+       {},
+       [](AuthConfig& c, const std::string& k, const YAML::Node& v) {
+         ApplyMap(v, k, OidcFields(), c.oidc);
+       }},
+      {"iap",
+       {},
+       [](AuthConfig& c, const std::string& k, const YAML::Node& v) {
+         ApplyMap(v, k, IapFields(), c.iap);
+       }},
+      {"jwt_issuers",
+       {},
+       [](AuthConfig& c, const std::string& k, const YAML::Node& v) {
+         c.jwt_issuers = ApplyList(v, k, JwtIssuerFields());
+       }},
   };
   return kFields;
 }
@@ -233,8 +291,8 @@ const Fields<ProviderConfig>& ProviderFields() {
       BRO_STR(ProviderConfig, name),
       {"type",
        [](ProviderConfig& c, const std::string& k, const std::string& v) {
-         if (v != "echo" && v != "openai" && v != "anthropic") {
-           Fail(k, "expected echo, openai or anthropic, got '" + v + "'");
+         if (v != "echo" && v != "openai" && v != "anthropic" && v != "vertex") {
+           Fail(k, "expected echo, openai, anthropic or vertex, got '" + v + "'");
          }
          c.type = v;
        }},
@@ -247,8 +305,33 @@ const Fields<ProviderConfig>& ProviderFields() {
       BRO_INT(ProviderConfig, max_idle_connections, 0, 100000),
       BRO_STR(ProviderConfig, anthropic_version),
       BRO_INT(ProviderConfig, max_tokens_default, 1, 1000000),
+      BRO_STR(ProviderConfig, project),
+      BRO_STR(ProviderConfig, location),
+      {"auth",
+       [](ProviderConfig& c, const std::string& k, const std::string& v) {
+         if (v != "metadata" && v != "api_key") {
+           Fail(k, "expected metadata or api_key, got '" + v + "'");
+         }
+         c.auth = v;
+       }},
+      BRO_STR(ProviderConfig, metadata_host),
+      BRO_INT(ProviderConfig, embedding_batch_size, 1, 250),
       BRO_DUR(ProviderConfig, token_delay, milliseconds(0)),
       BRO_DUR(ProviderConfig, latency, milliseconds(0)),
+  };
+  return kFields;
+}
+
+constexpr double kMaxPrice = 1e6;  // USD per million tokens
+
+const Fields<DeploymentConfig>& DeploymentFields() {
+  static const Fields<DeploymentConfig> kFields = {
+      BRO_STR(DeploymentConfig, provider),
+      BRO_STR(DeploymentConfig, upstream_model),
+      BRO_INT(DeploymentConfig, weight, 1, 1000),
+      BRO_INT(DeploymentConfig, max_concurrent, 0, 1000000),
+      BRO_NUM(DeploymentConfig, input_price_per_million, 0, kMaxPrice),
+      BRO_NUM(DeploymentConfig, output_price_per_million, 0, kMaxPrice),
   };
   return kFields;
 }
@@ -258,6 +341,48 @@ const Fields<ModelConfig>& ModelFields() {
       BRO_STR(ModelConfig, name),
       BRO_STR(ModelConfig, provider),
       BRO_STR(ModelConfig, upstream_model),
+      BRO_NUM(ModelConfig, input_price_per_million, 0, kMaxPrice),
+      BRO_NUM(ModelConfig, output_price_per_million, 0, kMaxPrice),
+      {"deployments",
+       {},
+       [](ModelConfig& c, const std::string& k, const YAML::Node& v) {
+         c.deployments = ApplyList(v, k, DeploymentFields());
+       }},
+      BRO_LIST(ModelConfig, fallbacks, "a model name"),
+      BRO_BOOL(ModelConfig, cache),
+      BRO_DUR(ModelConfig, cache_ttl, milliseconds(1)),
+  };
+  return kFields;
+}
+
+const Fields<RoutingConfig>& RoutingFields() {
+  static const Fields<RoutingConfig> kFields = {
+      BRO_INT(RoutingConfig, max_attempts, 1, 10),
+      BRO_DUR(RoutingConfig, backoff_base, milliseconds(0)),
+      BRO_DUR(RoutingConfig, backoff_max, milliseconds(0)),
+      BRO_DUR(RoutingConfig, retry_after_max, milliseconds(0)),
+      BRO_INT(RoutingConfig, breaker_failures, 1, 1000),
+      BRO_NUM(RoutingConfig, breaker_error_ratio, 0.01, 1.0),
+      BRO_INT(RoutingConfig, breaker_min_requests, 1, 100000),
+      BRO_DUR(RoutingConfig, breaker_window, milliseconds(100)),
+      BRO_DUR(RoutingConfig, breaker_open_for, milliseconds(10)),
+  };
+  return kFields;
+}
+
+const Fields<CacheConfig>& CacheFields() {
+  static const Fields<CacheConfig> kFields = {
+      BRO_BOOL(CacheConfig, enabled),
+      BRO_DUR(CacheConfig, ttl, milliseconds(1)),
+      BRO_SIZE(CacheConfig, max_bytes, 1024),
+      BRO_SIZE(CacheConfig, max_entry_bytes, 256),
+      {"scope",
+       [](CacheConfig& c, const std::string& k, const std::string& v) {
+         if (v != "user" && v != "key" && v != "global") {
+           Fail(k, "expected user, key or global, got '" + v + "'");
+         }
+         c.scope = v;
+       }},
   };
   return kFields;
 }
@@ -268,23 +393,22 @@ const Fields<ModelConfig>& ModelFields() {
 #undef BRO_SIZE
 #undef BRO_STR
 #undef BRO_LIST
+#undef BRO_NUM
 
 std::string ScalarOf(const YAML::Node& node, const std::string& key) {
   if (!node.IsScalar()) Fail(key, "expected a scalar value");
   return node.Scalar();
 }
 
-// `nested` names sub-sections the caller reads itself (e.g. auth.oidc).
 template <class Target>
 void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Target>& fields,
-              Target& out, const std::set<std::string>& nested = {}) {
+              Target& out) {
   if (!map) return;
   if (map.IsNull()) return;
   if (!map.IsMap()) Fail(prefix, "expected a mapping");
   for (const auto& entry : map) {
     if (!entry.first.IsScalar()) Fail(prefix, "keys must be strings");
     const std::string name = entry.first.Scalar();
-    if (nested.contains(name)) continue;
     std::string full = prefix;
     full += '.';
     full += name;
@@ -292,18 +416,11 @@ void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Tar
         std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.key == name; });
     if (it == fields.end()) Fail(full, "unknown key");
     if (entry.second.IsNull()) continue;
-    if (it->list && entry.second.IsSequence()) {
-      std::string joined;
-      for (std::size_t i = 0; i < entry.second.size(); ++i) {
-        const auto item = ScalarOf(entry.second[i], full + "[" + std::to_string(i) + "]");
-        if (item.find(',') != std::string::npos) Fail(full, "items must not contain commas");
-        if (!joined.empty()) joined += ',';
-        joined += item;
-      }
-      it->set(out, full, joined);
-      continue;
+    if (it->node) {
+      it->node(out, full, entry.second);
+    } else {
+      it->set(out, full, ScalarOf(entry.second, full));
     }
-    it->set(out, full, ScalarOf(entry.second, full));
   }
 }
 
@@ -332,6 +449,7 @@ template <class Target>
 void ApplyEnv(const Environment& env, const std::string& section, const Fields<Target>& fields,
               Target& out) {
   for (const auto& f : fields) {
+    if (!f.set) continue;  // lists and mappings come from the file only
     auto name = EnvName(section, f.key);
     if (auto it = env.find(name); it != env.end()) {
       std::string label = name;
@@ -425,6 +543,54 @@ void ValidateAuth(AuthConfig& a, const Environment& env) {
   }
 }
 
+// Characters of a Google Cloud region and project id (also domain-scoped "example.com:p"): they
+// go into a host name and a URL path.
+bool GoogleId(const std::string& s) {
+  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](unsigned char ch) {
+    return std::islower(ch) || std::isdigit(ch) || ch == '-' || ch == '.' || ch == ':';
+  });
+}
+
+void ValidateVertex(ProviderConfig& p, const std::string& at, const Environment& env) {
+  const bool has_key = !p.api_key_env.empty() || !p.api_key_file.empty();
+  if (p.auth.empty()) p.auth = has_key ? "api_key" : "metadata";
+  if (p.auth == "api_key" && !has_key) {
+    Fail(at + ".auth", "api_key needs api_key_env or api_key_file");
+  }
+  if (p.auth == "metadata" && has_key) {
+    Fail(at + ".auth", "metadata does not use an API key: drop api_key_env/api_key_file");
+  }
+  if (!GoogleId(p.location) || p.location.find_first_of(".:") != std::string::npos) {
+    Fail(at + ".location", "expected a region such as us-central1, europe-west4 or global");
+  }
+  if (p.project.empty() && p.auth == "metadata") Fail(at + ".project", "required");
+  if (!p.project.empty() && !GoogleId(p.project)) {
+    Fail(at + ".project", "expected a project id (lower-case letters, digits, hyphens)");
+  }
+  if (p.base_url.empty()) {
+    // Without a project (API-key "express mode") the global endpoint serves the model.
+    p.base_url = p.location == "global" || p.project.empty()
+                     ? "https://aiplatform.googleapis.com"
+                     : "https://" + p.location + "-aiplatform.googleapis.com";
+  }
+  if (p.auth == "metadata") {
+    if (p.metadata_host.empty()) {
+      auto it = env.find("GCE_METADATA_HOST");
+      p.metadata_host =
+          it != env.end() && !it->second.empty() ? it->second : "metadata.google.internal";
+    }
+    bool ok = p.metadata_host.find_first_of("/?#@ ") == std::string::npos;
+    if (ok) {
+      try {
+        common::ParseBaseUrl("http://" + p.metadata_host);
+      } catch (const std::invalid_argument&) {
+        ok = false;
+      }
+    }
+    if (!ok) Fail(at + ".metadata_host", "expected host[:port] (also from GCE_METADATA_HOST)");
+  }
+}
+
 void Validate(Config& c, const Environment& env) {
   if (!c.database.url.starts_with("sqlite://") && !IsPostgresUrl(c.database.url)) {
     // Never echo a URL that may carry a password.
@@ -447,6 +613,15 @@ void Validate(Config& c, const Environment& env) {
 
   ValidateAuth(c.auth, env);
 
+  if (!c.redis.url.empty()) {
+    try {
+      storage::redis::ParseRedisUrl(c.redis.url);
+    } catch (const std::invalid_argument& e) {
+      Fail("redis.url", e.what());  // the message never repeats the URL (it may hold a password)
+    }
+  }
+  if (c.redis.key_prefix.size() > 64) Fail("redis.key_prefix", "longer than 64 characters");
+
   std::set<std::string> provider_names;
   for (std::size_t i = 0; i < c.providers.size(); ++i) {
     auto& p = c.providers[i];
@@ -459,7 +634,8 @@ void Validate(Config& c, const Environment& env) {
       if (p.base_url.empty()) p.base_url = "https://api.anthropic.com";
       if (p.anthropic_version.empty()) Fail(at + ".anthropic_version", "must not be empty");
     }
-    if (p.type == "openai" || p.type == "anthropic") {
+    if (p.type == "vertex") ValidateVertex(p, at, env);
+    if (p.type == "openai" || p.type == "anthropic" || p.type == "vertex") {
       try {
         common::ParseBaseUrl(p.base_url);
       } catch (const std::invalid_argument& e) {
@@ -482,10 +658,43 @@ void Validate(Config& c, const Environment& env) {
     const std::string at = "models[" + std::to_string(i) + "]";
     if (m.name.empty()) Fail(at + ".name", "required");
     if (m.name.size() > 256) Fail(at + ".name", "longer than 256 characters");
-    if (!provider_names.contains(m.provider))
-      Fail(at + ".provider", "unknown provider '" + m.provider + "'");
     if (!model_names.insert(m.name).second) Fail(at + ".name", "duplicate model '" + m.name + "'");
-    if (m.upstream_model.empty()) m.upstream_model = m.name;
+    if (m.deployments.empty()) {
+      if (m.provider.empty()) Fail(at + ".provider", "required (or a list of deployments)");
+      DeploymentConfig d;
+      d.provider = m.provider;
+      d.upstream_model = m.upstream_model;
+      d.input_price_per_million = m.input_price_per_million;
+      d.output_price_per_million = m.output_price_per_million;
+      m.deployments.push_back(d);
+    } else if (!m.provider.empty() || !m.upstream_model.empty()) {
+      Fail(at + ".provider", "give either provider/upstream_model or deployments, not both");
+    }
+    if (m.deployments.size() > 32) Fail(at + ".deployments", "more than 32 deployments");
+    for (std::size_t j = 0; j < m.deployments.size(); ++j) {
+      auto& d = m.deployments[j];
+      const std::string dat = at + ".deployments[" + std::to_string(j) + "]";
+      if (!provider_names.contains(d.provider)) {
+        Fail((m.provider.empty() ? dat : at) + ".provider",
+             "unknown provider '" + d.provider + "'");
+      }
+      if (d.upstream_model.empty()) d.upstream_model = m.name;
+    }
+    if (m.upstream_model.empty()) m.upstream_model = m.deployments.front().upstream_model;
+    if (m.provider.empty()) m.provider = m.deployments.front().provider;
+  }
+  for (std::size_t i = 0; i < c.models.size(); ++i) {
+    const auto& m = c.models[i];
+    const std::string at = "models[" + std::to_string(i) + "].fallbacks";
+    std::set<std::string> seen;
+    for (const auto& f : m.fallbacks) {
+      if (!model_names.contains(f)) Fail(at, "unknown model '" + f + "'");
+      if (f == m.name) Fail(at, "a model cannot fall back to itself");
+      if (!seen.insert(f).second) Fail(at, "'" + f + "' is listed twice");
+    }
+  }
+  if (c.routing.backoff_max < c.routing.backoff_base) {
+    Fail("routing.backoff_max", "must be at least routing.backoff_base");
   }
 }
 
@@ -514,8 +723,9 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   bool has_catalog = false;
   if (root && !root.IsNull()) {
     if (!root.IsMap()) throw ConfigError("config: the top level must be a mapping");
-    static const std::set<std::string> kSections = {"server", "database", "logging",   "metrics",
-                                                    "auth",   "usage",    "providers", "models"};
+    static const std::set<std::string> kSections = {"server", "database", "logging", "metrics",
+                                                    "auth",   "usage",    "redis",   "providers",
+                                                    "models", "routing",  "cache"};
     for (const auto& entry : root) {
       const auto name = entry.first.as<std::string>("");
       if (!kSections.contains(name)) Fail(name, "unknown key");
@@ -526,14 +736,11 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
       ApplyMap(root["database"], "database", DatabaseFields(), c.database);
       ApplyMap(root["logging"], "logging", LoggingFields(), c.logging);
       ApplyMap(root["metrics"], "metrics", MetricsFields(), c.metrics);
-      ApplyMap(root["auth"], "auth", AuthFields(), c.auth, {"oidc", "iap", "jwt_issuers"});
-      if (root["auth"] && root["auth"].IsMap()) {
-        ApplyMap(root["auth"]["oidc"], "auth.oidc", OidcFields(), c.auth.oidc);
-        ApplyMap(root["auth"]["iap"], "auth.iap", IapFields(), c.auth.iap);
-        c.auth.jwt_issuers =
-            ApplyList(root["auth"]["jwt_issuers"], "auth.jwt_issuers", JwtIssuerFields());
-      }
+      ApplyMap(root["auth"], "auth", AuthFields(), c.auth);
       ApplyMap(root["usage"], "usage", UsageFields(), c.usage);
+      ApplyMap(root["redis"], "redis", RedisFields(), c.redis);
+      ApplyMap(root["routing"], "routing", RoutingFields(), c.routing);
+      ApplyMap(root["cache"], "cache", CacheFields(), c.cache);
       c.providers = ApplyList(root["providers"], "providers", ProviderFields());
       c.models = ApplyList(root["models"], "models", ModelFields());
     } catch (const YAML::Exception& e) {
@@ -546,7 +753,9 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
     echo.name = "echo";
     echo.type = "echo";
     c.providers.push_back(echo);
-    c.models.push_back({"echo", "echo", "echo"});
+    config::ModelConfig model;
+    model.name = model.provider = model.upstream_model = "echo";
+    c.models.push_back(model);
   }
   ApplyEnv(env, "server", ServerFields(), c.server);
   ApplyEnv(env, "database", DatabaseFields(), c.database);
@@ -556,6 +765,12 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   ApplyEnv(env, "auth_oidc", OidcFields(), c.auth.oidc);
   ApplyEnv(env, "auth_iap", IapFields(), c.auth.iap);
   ApplyEnv(env, "usage", UsageFields(), c.usage);
+  ApplyEnv(env, "redis", RedisFields(), c.redis);
+  ApplyEnv(env, "routing", RoutingFields(), c.routing);
+  ApplyEnv(env, "cache", CacheFields(), c.cache);
+  if (auto it = env.find("REDIS_URL"); it != env.end() && !it->second.empty()) {
+    c.redis.url = it->second;
+  }
   if (auto it = env.find("DATABASE_URL"); it != env.end() && !it->second.empty()) {
     c.database.url = it->second;
   } else if (!c.database.url_file.empty()) {
@@ -587,7 +802,11 @@ std::vector<std::pair<std::string, std::string>> EnvironmentOverrides() {
   add("auth_oidc", OidcFields());
   add("auth_iap", IapFields());
   add("usage", UsageFields());
+  add("redis", RedisFields());
+  add("routing", RoutingFields());
+  add("cache", CacheFields());
   out.emplace_back("DATABASE_URL", "database.url");
+  out.emplace_back("REDIS_URL", "redis.url");
   out.emplace_back("BRO_KEY_SECRET", "auth.key_secret_file (the secret itself)");
   return out;
 }

@@ -20,6 +20,7 @@ struct ServerConfig {
   std::uint64_t max_header_bytes = std::uint64_t{16} << 10;
   std::uint64_t max_body_bytes = std::uint64_t{1} << 20;
   std::uint64_t chat_max_body_bytes = std::uint64_t{8} << 20;
+  std::uint64_t embeddings_max_body_bytes = std::uint64_t{4} << 20;
   Duration read_timeout = std::chrono::seconds(30);
   Duration idle_timeout = std::chrono::seconds(60);
   Duration write_timeout = std::chrono::seconds(30);
@@ -108,9 +109,17 @@ struct UsageConfig {
   int buffer_capacity = 50000;
 };
 
+struct RedisConfig {
+  std::string url;  // empty: no Redis, state stays in-process; REDIS_URL wins
+  Duration connect_timeout = std::chrono::seconds(2);
+  Duration command_timeout = std::chrono::seconds(1);
+  int max_idle_connections = 32;  // per I/O thread
+  std::string key_prefix = "bro:";
+};
+
 struct ProviderConfig {
   std::string name;
-  std::string type;  // echo | openai | anthropic
+  std::string type;  // echo | openai | anthropic | vertex
   std::string base_url;
   std::string api_key_env;
   std::string api_key_file;
@@ -120,15 +129,61 @@ struct ProviderConfig {
   Duration total_timeout = std::chrono::seconds(600);
   int max_idle_connections = 64;
   std::string anthropic_version = "2023-06-01";  // anthropic only: the anthropic-version header
-  std::int64_t max_tokens_default = 4096;   // anthropic only: max_tokens when the client sets none
+  std::int64_t max_tokens_default = 4096;  // anthropic only: max_tokens when the client sets none
+  // vertex only: the Google Cloud project and region in the model's resource name, how the
+  // gateway authenticates (metadata: an OAuth token from the GCE metadata server; api_key:
+  // x-goog-api-key), the metadata server's host[:port] (resolved: this key, else
+  // $GCE_METADATA_HOST, else metadata.google.internal), inputs per embeddings predict call.
+  std::string project;
+  std::string location = "us-central1";
+  std::string auth;
+  std::string metadata_host;
+  int embedding_batch_size = 250;
   Duration token_delay = Duration::zero();  // echo only: pause between streamed chunks
   Duration latency = Duration::zero();      // echo only: pause before the first byte
 };
 
+// One place a public model is served from: a provider and its model name there.
+struct DeploymentConfig {
+  std::string provider;
+  std::string upstream_model;           // defaults to the public name
+  int weight = 1;                       // share of traffic among healthy deployments
+  int max_concurrent = 0;               // requests in flight at once; 0 = unlimited
+  double input_price_per_million = 0;   // USD per million prompt tokens
+  double output_price_per_million = 0;  // USD per million completion tokens
+};
+
 struct ModelConfig {
   std::string name;
+  // Shorthand for a single deployment (used when `deployments` is empty).
   std::string provider;
   std::string upstream_model;  // defaults to name
+  double input_price_per_million = 0;
+  double output_price_per_million = 0;
+  std::vector<DeploymentConfig> deployments;  // filled from the shorthand at load
+  std::vector<std::string> fallbacks;         // other public models, tried in order
+  bool cache = false;                         // exact-match response cache for this model
+  Duration cache_ttl = Duration::zero();      // zero: cache.ttl
+};
+
+struct RoutingConfig {
+  int max_attempts = 3;  // upstream calls per public model (first try + retries)
+  Duration backoff_base = std::chrono::milliseconds(100);
+  Duration backoff_max = std::chrono::seconds(2);
+  Duration retry_after_max = std::chrono::seconds(5);  // longer upstream Retry-After: don't wait
+  int breaker_failures = 5;          // consecutive failures that open a deployment's circuit
+  double breaker_error_ratio = 0.5;  // or this share of failures ...
+  int breaker_min_requests = 20;     // ... among at least this many calls ...
+  Duration breaker_window = std::chrono::seconds(30);    // ... within this window
+  Duration breaker_open_for = std::chrono::seconds(30);  // then one half-open probe
+};
+
+struct CacheConfig {
+  bool enabled = true;  // master switch; models opt in (models[].cache) or requests do
+  Duration ttl = std::chrono::minutes(5);
+  std::uint64_t max_bytes = std::uint64_t{64} << 20;       // in-process store
+  std::uint64_t max_entry_bytes = std::uint64_t{1} << 20;  // larger responses are not cached
+  std::string scope = "user";  // user | key | global: who shares cached answers
 };
 
 struct Config {
@@ -138,6 +193,9 @@ struct Config {
   MetricsConfig metrics;
   AuthConfig auth;
   UsageConfig usage;
+  RedisConfig redis;
+  RoutingConfig routing;
+  CacheConfig cache;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
 };

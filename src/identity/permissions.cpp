@@ -38,6 +38,7 @@ const std::vector<RouteRule>& PermissionTable() {
       {Verb::get, "/v1/models", Permission::kModelsRead},
       {Verb::get, "/v1/models/*", Permission::kModelsRead},
       {Verb::post, "/v1/chat/completions", Permission::kCompletionsCreate},
+      {Verb::post, "/v1/embeddings", Permission::kCompletionsCreate},
       {Verb::get, "/api/v1/me", Permission::kAuthenticated},
       {Verb::get, "/api/v1/keys", Permission::kKeysRead},
       {Verb::post, "/api/v1/keys", Permission::kKeysWrite},

@@ -16,7 +16,7 @@ enum class Permission {
   kPublic,             // no caller needed (health, login)
   kAuthenticated,      // any signed-in caller (me, logout)
   kModelsRead,         // list and read models
-  kCompletionsCreate,  // call models
+  kCompletionsCreate,  // call models (chat completions, embeddings)
   kKeysRead,           // list one's own keys
   kKeysWrite,          // create, revoke, rotate one's own keys
   kUsersAdmin,         // list users, change roles, deactivate; any user's keys

@@ -2,8 +2,8 @@
 
 // The API server with every identity part wired as in src/app (access gate, OIDC login,
 // sessions, keys, users, audit) against SQLite, and a real OpenID Provider (npm oidc-provider,
-// tests/e2e/lib/oidc_provider.js) started as a child process on loopback. Sessions live in a
-// test-only FakeKvStore until storage::kv::MemoryKvStore is merged.
+// tests/e2e/lib/oidc_provider.js) started as a child process on loopback. Sessions and login
+// state live in storage::kv::MemoryKvStore (the two-instance test uses Redis).
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -34,9 +34,9 @@
 #include "gateway/metrics.hpp"
 #include "identity/audit.hpp"
 #include "identity/oidc.hpp"
-#include "integration/fake_kv_store.hpp"
 #include "integration/http_client.hpp"
 #include "integration/support.hpp"
+#include "storage/kv/memory_kv_store.hpp"
 #include "storage/sql/migrations.hpp"
 #include "storage/sql/sqlite_database.hpp"
 #include "usage/usage_recorder.hpp"
@@ -193,7 +193,7 @@ class IdentityFixture : public ::testing::Test {
         std::make_unique<auth::Authenticator>(*keys_, auth::KeyHasher(kSecret), 5s, clock_);
     users_ = std::make_unique<identity::UserRepository>(*db_);
     audit_ = std::make_unique<identity::AuditLog>(*db_, log_.Get(), clock_);
-    kv_ = std::make_unique<testing::FakeKvStore>(clock_);
+    kv_ = std::make_unique<storage::kv::MemoryKvStore>(std::size_t{16} << 20, clock_);
     sessions_ =
         std::make_unique<identity::SessionStore>(*kv_, identity::SessionOptions{8h, 1h}, clock_);
     fetcher_ = std::make_unique<identity::HttpFetcher>(ssl_, 5s);
@@ -202,7 +202,7 @@ class IdentityFixture : public ::testing::Test {
     gate_ = std::make_unique<AccessGate>(*authenticator_, access, log_.Get());
     gate_->UseUsers(*users_);
     gate_->UseSessions(*sessions_);
-    catalog_ = std::make_unique<gateway::ModelCatalog>(cfg_, ssl_);
+    catalog_ = std::make_unique<gateway::ModelCatalog>(cfg_, ssl_, clock_);
     usage_ = std::make_unique<usage::UsageRecorder>(*db_, asio::make_strand(ioc_), cfg_.usage,
                                                     log_.Get(), registry_);
     gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(registry_);
@@ -304,7 +304,7 @@ class IdentityFixture : public ::testing::Test {
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<identity::UserRepository> users_;
   std::unique_ptr<identity::AuditLog> audit_;
-  std::unique_ptr<testing::FakeKvStore> kv_;
+  std::unique_ptr<storage::kv::MemoryKvStore> kv_;
   std::unique_ptr<identity::SessionStore> sessions_;
   std::unique_ptr<identity::HttpFetcher> fetcher_;
   std::unique_ptr<AccessGate> gate_;
