@@ -70,10 +70,15 @@ std::optional<std::string> CookieValue(const http::Request& req, std::string_vie
 }
 
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
-  auto params = boost::urls::parse_query(query);
+  if (query.empty()) return std::nullopt;
+  // Boost.URL 1.81 parse_query() re-reads its input through the bare data pointer (a strlen up
+  // to the next NUL): the view must end in a NUL, so parse a copy. Without it the last parameter
+  // ran on into the request line (" HTTP/1.1"), and an empty query crashed.
+  const std::string terminated(query);
+  auto params = boost::urls::parse_query(terminated);
   if (!params) return std::nullopt;
   for (const auto& p : *params) {
-    if (p.key == name) return std::string(p.value);
+    if (p.key == name) return p.value.decode();
   }
   return std::nullopt;
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,6 +56,7 @@ class ShiftClock final : public common::Clock {
     return std::chrono::system_clock::now() + offset_.load();
   }
   void Advance(std::chrono::milliseconds d) { offset_.store(offset_.load() + d); }
+  void Reset() { offset_.store(std::chrono::milliseconds(0)); }
 
  private:
   std::atomic<std::chrono::milliseconds> offset_{std::chrono::milliseconds(0)};
@@ -67,8 +69,13 @@ class OidcProviderProcess {
     int fds[2];
     if (::pipe(fds) != 0) throw std::runtime_error("pipe");
     const std::string script = std::string(BRO_SOURCE_DIR) + "/tests/e2e/lib/oidc_provider.js";
+    const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
+      // A test process that crashes or is killed by a timeout must not leave the provider
+      // running (it would also hold the test's output pipes open).
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(1);
       ::dup2(fds[1], STDOUT_FILENO);
       ::close(fds[0]);
       ::close(fds[1]);
@@ -256,7 +263,7 @@ class IdentityFixture : public ::testing::Test {
 
   // The whole browser flow for `user`; returns the final answer of /auth/callback.
   HttpResult Login(Browser& b, const std::string& user, const std::string& return_to = "/") {
-    std::string current = base_ + "/auth/login?return_to=" + return_to;
+    std::string current = base_ + "/auth/login?return_to=" + identity::FormEncode(return_to);
     auto r = b.Request("GET", current);
     for (int hops = 0; hops < 12 && r.status >= 300 && r.status < 400; ++hops) {
       std::string next = Resolve(current, r.location);

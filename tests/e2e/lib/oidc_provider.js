@@ -42,7 +42,18 @@ const provider = new Provider(issuer, {
   jwks: { keys: [jwk] },
   pkce: { required: () => true },
   conformIdTokenClaims: false,
-  claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+  // An ID token carries only the claims of its scopes (and of a `claims` request parameter):
+  // amr is put in the openid scope so that every ID token says how the user authenticated,
+  // as the admin MFA check needs. acr, auth_time, sid and iss are the provider's defaults.
+  claims: {
+    acr: null,
+    auth_time: null,
+    sid: null,
+    iss: null,
+    openid: ["sub", "amr"],
+    email: ["email", "email_verified"],
+    profile: ["name"],
+  },
   cookies: { keys: [crypto.randomBytes(32).toString("hex")] },
   features: { devInteractions: { enabled: false } },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
