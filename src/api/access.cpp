@@ -40,6 +40,17 @@ bool Unsafe(http::Verb v) {
   return v != http::Verb::get && v != http::Verb::head && v != http::Verb::options;
 }
 
+// No Origin (not a browser, or a same-origin GET-style navigation) or one naming this host.
+bool SameOrigin(std::string_view origin, std::string_view host) {
+  if (origin.empty()) return true;
+  for (std::string_view scheme : {"https://", "http://"}) {
+    if (origin.starts_with(scheme) && origin.substr(scheme.size()) == host && !host.empty()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 auth::Principal UserPrincipal(const auth::User& u, std::string method) {
   auth::Principal p;
   p.user_id = u.id;
@@ -191,6 +202,9 @@ http::Response AccessGate::Deny(const http::Exchange& ex, Status status, std::st
   if (reason == "csrf_token_missing_or_wrong") {
     return JsonError(ex, status, "csrf_failed", "Missing or invalid X-CSRF-Token header.");
   }
+  if (reason == "cross_origin_write") {
+    return JsonError(ex, status, "csrf_failed", "Cross-origin writes are not allowed.");
+  }
   return JsonError(
       ex, status, "insufficient_permissions",
       "Your role (" +
@@ -329,6 +343,13 @@ http::Task<AccessGate::Resolved> AccessGate::Resolve(http::Exchange& ex, Permiss
   if (principal->method == "session" && Unsafe(req.method()) &&
       !ConstantTimeEquals(req[kCsrfHeader], principal->csrf_token)) {
     co_return Deny(ex, Status::forbidden, "csrf_token_missing_or_wrong", &*principal);
+  }
+  // IAP signs in browsers with its own cookie and adds the assertion to every request that
+  // carries it, cross-site ones included; there is no session to hold a CSRF token, so writes
+  // need a strict Origin check instead (browsers send Origin on every cross-origin write).
+  if (principal->method == "iap" && Unsafe(req.method()) &&
+      !SameOrigin(req[http::Field::origin], req[http::Field::host])) {
+    co_return Deny(ex, Status::forbidden, "cross_origin_write", &*principal);
   }
   co_return std::move(*principal);
 }

@@ -188,6 +188,8 @@ class IdentityFixture : public ::testing::Test {
  protected:
   static constexpr const char* kSecret = "0123456789abcdef0123456789abcdef";
   virtual bool RequireMfa() const { return true; }
+  // For fixtures that wire more into the gate (bearer issuers, IAP) before requests arrive.
+  virtual void BeforeStart() {}
 
   void SetUp() override {
     cfg_ = config::LoadFromString("", {});
@@ -247,6 +249,7 @@ class IdentityFixture : public ::testing::Test {
     audit_api_->Register(router_);
     auth_api_->Register(router_);
     AccessGate::CheckCoverage(router_);
+    BeforeStart();
     server_->Start();
     work_.emplace(asio::make_work_guard(ioc_));
     thread_ = std::thread([this] { ioc_.run(); });
