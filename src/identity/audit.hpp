@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "common/time.hpp"
+#include "http/types.hpp"
 #include "observability/log.hpp"
 #include "storage/sql/database.hpp"
 
 namespace bro::identity {
 
-using storage::Task;
+// One Task alias in this namespace (sessions and fetches use http::Task; clang refuses two).
+using http::Task;
 
 // One security-relevant event: who did what to what, and whether it worked. `reason` says why
 // something failed; it is stored and logged, never sent to the caller.

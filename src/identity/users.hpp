@@ -6,11 +6,13 @@
 #include <vector>
 
 #include "auth/api_keys.hpp"
+#include "http/types.hpp"
 #include "storage/sql/database.hpp"
 
 namespace bro::identity {
 
-using storage::Task;
+// One Task alias in this namespace (sessions and fetches use http::Task; clang refuses two).
+using http::Task;
 
 struct UserRecord {
   auth::User user;
