@@ -65,7 +65,6 @@ class BearerIapTest : public IdentityFixture {
     return {{"iss", iss},     {"aud", aud},        {"sub", "subject-" + email},
             {"email", email}, {"iat", Epoch(now)}, {"exp", Epoch(now + 10min)}};
   }
-  std::string Bearer(const std::string& token) { return "Authorization: Bearer " + token + "\r\n"; }
   std::string Iap(const std::string& assertion) {
     return "X-Goog-IAP-JWT-Assertion: " + assertion + "\r\n";
   }

@@ -178,6 +178,14 @@ class Browser {
   std::map<std::string, std::map<std::string, std::string>> jar_;
 };
 
+// Request header lines for Browser::Request.
+inline std::string Bearer(const std::string& token) {
+  return "Authorization: Bearer " + token + "\r\n";
+}
+inline std::string CsrfHeader(const std::string& token) {
+  return "X-CSRF-Token: " + token + "\r\n";
+}
+
 inline std::string Resolve(const std::string& base, const std::string& location) {
   if (location.starts_with("http://") || location.starts_with("https://")) return location;
   auto u = boost::urls::parse_uri(base).value();

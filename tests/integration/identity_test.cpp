@@ -10,12 +10,6 @@
 namespace bro::api {
 namespace {
 
-std::string Bearer(const std::string& key) {
-  return "Authorization: Bearer " + key + "\r\n";
-}
-std::string CsrfHeader(const std::string& token) {
-  return "X-CSRF-Token: " + token + "\r\n";
-}
 constexpr const char* kChat = R"({"model":"echo","messages":[{"role":"user","content":"hi"}]})";
 
 std::vector<std::string> Actions(const json::object& list) {

@@ -105,7 +105,7 @@ class RbacMatrixTest : public IdentityFixture {
 
   unsigned Call(const identity::RouteRule& rule, const Sample& s, const std::string& key) {
     Browser b;
-    const std::string auth = key.empty() ? "" : "Authorization: Bearer " + key + "\r\n";
+    const std::string auth = key.empty() ? "" : Bearer(key);
     return b.Request(VerbName(rule.method), base_ + s.path, s.body, auth).status;
   }
 };
