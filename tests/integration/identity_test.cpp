@@ -167,6 +167,48 @@ TEST_F(IdentityTest, WrongNonceIsRefused) {
   EXPECT_EQ(rows[0].event.reason, "nonce_mismatch");
 }
 
+TEST_F(IdentityTest, HostileCallbacksAreOneLoginFailedAndAudited) {
+  const std::vector<std::string> hostile = {
+      "",
+      "?state=&code=",
+      "?state=" + std::string(129, 'a') + "&code=x",
+      "?state=abc&code=" + std::string(4097, 'c'),
+      "?state=%00%ff%zz&code=%",
+      "?code=x&code=y&state=a&state=b",
+      "?state=unknown-state-value&code=abc",
+  };
+  for (const auto& query : hostile) {
+    // Raw, not through Browser: some of these are not valid URLs at all.
+    testing::Client c(port_);
+    c.Send("GET /auth/callback" + query + " HTTP/1.1\r\nHost: " + origin_ +
+           "\r\nConnection: close\r\n\r\n");
+    auto r = c.MustRead();
+    EXPECT_EQ(r.result_int(), 401) << query.substr(0, 60);
+    EXPECT_EQ(json::parse(r.body()).at("error").at("code").as_string(), "login_failed")
+        << query.substr(0, 60);
+  }
+  auto rows = Run(audit_->Query({"login", "", "", "failure", "", "", "", 50}));
+  EXPECT_EQ(rows.size(), hostile.size()) << "every failed callback is audited";
+  for (const auto& row : rows) {
+    EXPECT_TRUE(row.event.reason == "malformed_callback" ||
+                row.event.reason == "unknown_or_replayed_state")
+        << row.event.reason;
+  }
+}
+
+TEST_F(IdentityTest, IssuerErrorBurnsTheState) {
+  Browser b;
+  auto r = b.Request("GET", base_ + "/auth/login");
+  ASSERT_EQ(r.status, 302U);
+  const auto state = r.location.substr(r.location.find("state=") + 6, 43);
+  r = b.Request("GET", base_ + "/auth/callback?error=access_denied&state=" + state);
+  EXPECT_EQ(r.status, 401U);
+  EXPECT_FALSE(Run(kv_->Get("oidc-state:" + state))) << "the state cannot be used afterwards";
+  auto rows = Run(audit_->Query({"login", "", "", "failure", "", "", "", 10}));
+  ASSERT_EQ(rows.size(), 1U);
+  EXPECT_EQ(rows[0].event.reason, "issuer_error_access_denied");
+}
+
 TEST_F(IdentityTest, ReturnUrlCannotRedirectOffSite) {
   for (const char* evil :
        {"//evil.test/x", "https://evil.test", "/\\evil.test", "evil.test", "/%2F%2Fevil.test"}) {
