@@ -100,25 +100,10 @@ http::Response Unauthorized(const http::Exchange& ex) {
   return res;
 }
 
-http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& auth,
-                                                        http::Exchange& ex) {
-  auto principal = co_await auth.Authenticate(ex.Req()[http::Field::authorization]);
-  if (principal) {
-    ex.LogFields()["principal"] =
-        json::object{{"user_id", principal->user_id}, {"key_prefix", principal->key_prefix}};
-  }
-  co_return principal;
-}
-
-OpenAiApi::OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog,
-                     gateway::ModelRouter& router, gateway::ResponseCache& cache,
-                     usage::UsageRecorder& usage, gateway::GatewayMetrics& metrics)
-    : auth_(auth),
-      catalog_(catalog),
-      router_(router),
-      cache_(cache),
-      usage_(usage),
-      metrics_(metrics) {
+OpenAiApi::OpenAiApi(gateway::ModelCatalog& catalog, gateway::ModelRouter& router,
+                     gateway::ResponseCache& cache, usage::UsageRecorder& usage,
+                     gateway::GatewayMetrics& metrics)
+    : catalog_(catalog), router_(router), cache_(cache), usage_(usage), metrics_(metrics) {
   for (const auto& m : catalog_.Models()) {
     for (const auto& d : m.deployments) {
       route_metrics_.emplace(d.get(), metrics_.ForRoute(std::string(d->provider->Name()), m.name));
@@ -126,53 +111,39 @@ OpenAiApi::OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog,
   }
 }
 
-void OpenAiApi::Register(http::Router& router, const config::ServerConfig& server) {
-  router.Add({http::Verb::get, "/v1/models", "/v1/models",
-              [this](http::Exchange& ex) { return ListModels(ex); }});
-  router.Add({http::Verb::get, "/v1/models/*", "/v1/models/{model}",
-              [this](http::Exchange& ex) { return GetModel(ex); }});
-  router.Add({http::Verb::post, "/v1/chat/completions", "/v1/chat/completions",
-              [this](http::Exchange& ex) { return ChatCompletions(ex); },
-              server.chat_max_body_bytes});
-  router.Add({http::Verb::post, "/v1/embeddings", "/v1/embeddings",
-              [this](http::Exchange& ex) { return Embeddings(ex); },
-              server.embeddings_max_body_bytes});
+void OpenAiApi::Register(AccessGate& gate, http::Router& router,
+                         const config::ServerConfig& server) {
+  gate.Add(router, http::Verb::get, "/v1/models", "/v1/models",
+           [this](http::Exchange& ex, const auth::Principal& p) { return ListModels(ex, p); });
+  gate.Add(router, http::Verb::get, "/v1/models/*", "/v1/models/{model}",
+           [this](http::Exchange& ex, const auth::Principal& p) { return GetModel(ex, p); });
+  gate.Add(
+      router, http::Verb::post, "/v1/chat/completions", "/v1/chat/completions",
+      [this](http::Exchange& ex, const auth::Principal& p) { return ChatCompletions(ex, p); },
+      server.chat_max_body_bytes);
+  gate.Add(
+      router, http::Verb::post, "/v1/embeddings", "/v1/embeddings",
+      [this](http::Exchange& ex, const auth::Principal& p) { return Embeddings(ex, p); },
+      server.embeddings_max_body_bytes);
 }
 
-http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex) {
-  auto principal = co_await Authenticate(auth_, ex);
-  if (!principal) co_return Unauthorized(ex);
+http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex,
+                                                 const auth::Principal& principal) {
   json::array data;
   for (const auto& m : catalog_.Models()) {
-    if (principal->MayUseModel(m.name)) data.push_back(ModelJson(m));
+    if (principal.MayUseModel(m.name)) data.push_back(ModelJson(m));
   }
   co_return http::MakeJson(
       Status::ok, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}),
       ex.Req().version());
 }
 
-http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex) {
-  auto principal = co_await Authenticate(auth_, ex);
-  if (!principal) co_return Unauthorized(ex);
+http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex,
+                                               const auth::Principal& principal) {
   auto name = ex.Path().substr(std::string_view("/v1/models/").size());
   const auto* m = catalog_.Find(name);
-  if (m == nullptr || !principal->MayUseModel(m->name)) co_return NotFoundModel(ex, name);
+  if (m == nullptr || !principal.MayUseModel(m->name)) co_return NotFoundModel(ex, name);
   co_return http::MakeJson(Status::ok, json::serialize(ModelJson(*m)), ex.Req().version());
-}
-
-http::Task<std::variant<auth::Principal, http::Response>> OpenAiApi::Admit(http::Exchange& ex,
-                                                                           std::string_view what) {
-  auto principal = co_await Authenticate(auth_, ex);
-  if (!principal) co_return Unauthorized(ex);
-  if (principal->role == auth::Role::kViewer) {
-    co_return http::MakeError({Status::forbidden,
-                               "invalid_request_error",
-                               "insufficient_permissions",
-                               "Your role (viewer) cannot create " + std::string(what) + ".",
-                               {}},
-                              ex.Req().version());
-  }
-  co_return std::move(*principal);
 }
 
 void OpenAiApi::Record(http::Exchange& ex, const auth::Principal& principal,
@@ -236,11 +207,9 @@ http::Response Reply(const http::Exchange& ex, gateway::ChatOutcome& outcome) {
 
 }  // namespace
 
-http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
+http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
+                                                      const auth::Principal& principal) {
   const auto start = Clock::now();
-  auto admitted = co_await Admit(ex, "completions");
-  if (auto* refused = std::get_if<http::Response>(&admitted)) co_return std::move(*refused);
-  const auto& principal = std::get<auth::Principal>(admitted);
   auto parsed = gateway::ParseChatRequest(ex.Req().body());
   if (auto* err = std::get_if<ApiError>(&parsed))
     co_return http::MakeError(*err, ex.Req().version());
@@ -308,11 +277,9 @@ http::Task<http::Response> OpenAiApi::ServeCached(http::Exchange& ex,
   co_return res;
 }
 
-http::Task<http::Response> OpenAiApi::Embeddings(http::Exchange& ex) {
+http::Task<http::Response> OpenAiApi::Embeddings(http::Exchange& ex,
+                                                 const auth::Principal& principal) {
   const auto start = Clock::now();
-  auto admitted = co_await Admit(ex, "embeddings");
-  if (auto* refused = std::get_if<http::Response>(&admitted)) co_return std::move(*refused);
-  const auto& principal = std::get<auth::Principal>(admitted);
   auto parsed = gateway::ParseEmbeddingRequest(ex.Req().body());
   if (auto* err = std::get_if<ApiError>(&parsed))
     co_return http::MakeError(*err, ex.Req().version());

@@ -1,10 +1,9 @@
 #pragma once
 
 #include <chrono>
-#include <string_view>
 #include <unordered_map>
-#include <variant>
 
+#include "api/access.hpp"
 #include "auth/api_keys.hpp"
 #include "config/config.hpp"
 #include "gateway/catalog.hpp"
@@ -20,20 +19,18 @@ namespace bro::api {
 // The OpenAI-compatible surface under /v1: parse -> authorize -> gateway -> usage -> serialize.
 class OpenAiApi {
  public:
-  OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog, gateway::ModelRouter& router,
+  OpenAiApi(gateway::ModelCatalog& catalog, gateway::ModelRouter& router,
             gateway::ResponseCache& cache, usage::UsageRecorder& usage,
             gateway::GatewayMetrics& metrics);
-  void Register(http::Router& router, const config::ServerConfig& server);
+  // Routes go through the gate: who may call what is decided by identity::PermissionTable().
+  void Register(AccessGate& gate, http::Router& router, const config::ServerConfig& server);
 
  private:
-  http::Task<http::Response> ListModels(http::Exchange& ex);
-  http::Task<http::Response> GetModel(http::Exchange& ex);
-  http::Task<http::Response> ChatCompletions(http::Exchange& ex);
-  http::Task<http::Response> Embeddings(http::Exchange& ex);
+  http::Task<http::Response> ListModels(http::Exchange& ex, const auth::Principal& principal);
+  http::Task<http::Response> GetModel(http::Exchange& ex, const auth::Principal& principal);
+  http::Task<http::Response> ChatCompletions(http::Exchange& ex, const auth::Principal& principal);
+  http::Task<http::Response> Embeddings(http::Exchange& ex, const auth::Principal& principal);
 
-  // The caller, if it may create `what` (developer, admin); else the 401/403 answer.
-  http::Task<std::variant<auth::Principal, http::Response>> Admit(http::Exchange& ex,
-                                                                  std::string_view what);
   // Metrics, the usage record and the log fields of one AI call.
   void Record(http::Exchange& ex, const auth::Principal& principal,
               const gateway::RoutedOutcome& routed, std::chrono::milliseconds elapsed,
@@ -47,7 +44,6 @@ class OpenAiApi {
                                          gateway::CachedAnswer hit,
                                          std::chrono::steady_clock::time_point start);
 
-  auth::Authenticator& auth_;
   gateway::ModelCatalog& catalog_;
   gateway::ModelRouter& router_;
   gateway::ResponseCache& cache_;
@@ -56,9 +52,7 @@ class OpenAiApi {
   std::unordered_map<const gateway::Deployment*, gateway::GatewayMetrics::Route> route_metrics_;
 };
 
-// Resolves the caller or produces the 401 answer. Shared by every authenticated route.
-http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& auth,
-                                                        http::Exchange& ex);
+// The 401 answer of /v1 routes (OpenAI's invalid_api_key).
 http::Response Unauthorized(const http::Exchange& ex);
 
 }  // namespace bro::api

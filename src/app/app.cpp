@@ -21,8 +21,12 @@
 #include <iostream>
 #include <thread>
 
+#include "api/access.hpp"
+#include "api/auth_api.hpp"
 #include "api/health_api.hpp"
+#include "api/keys_api.hpp"
 #include "api/openai_api.hpp"
+#include "api/users_api.hpp"
 #include "auth/api_keys.hpp"
 #include "common/random.hpp"
 #include "gateway/catalog.hpp"
@@ -30,6 +34,12 @@
 #include "gateway/response_cache.hpp"
 #include "gateway/routing.hpp"
 #include "http/server.hpp"
+#include "identity/audit.hpp"
+#include "identity/http_fetch.hpp"
+#include "identity/jwks.hpp"
+#include "identity/oidc.hpp"
+#include "identity/sessions.hpp"
+#include "identity/users.hpp"
 #include "observability/metrics.hpp"
 #include "storage/kv/memory_kv_store.hpp"
 #include "storage/kv/redis_kv_store.hpp"
@@ -100,6 +110,32 @@ storage::Task<void> MigrateTask(storage::Database& db, observability::Logger& lo
   log.Info("database schema is current", {{"dialect", std::string(db.Dialect())},
                                           {"applied", result.applied},
                                           {"version", result.current_version}});
+}
+
+std::vector<identity::JwtAlg> Algorithms(const std::vector<std::string>& names) {
+  std::vector<identity::JwtAlg> out;
+  for (const auto& n : names) out.push_back(identity::ParseJwtAlg(n).value());
+  return out;
+}
+
+identity::JwksOptions JwksOptionsOf(const config::AuthConfig& a) {
+  return identity::JwksOptions{a.jwks_refresh, a.jwks_min_refetch};
+}
+
+identity::OidcOptions OidcOptionsOf(const config::AuthConfig& a) {
+  identity::OidcOptions o;
+  o.issuer = a.oidc.issuer;
+  o.discovery_url = a.oidc.discovery_url;
+  o.client_id = a.oidc.client_id;
+  o.client_secret = a.oidc.client_secret;
+  o.redirect_uri = a.oidc.redirect_uri;
+  o.scopes = a.oidc.scopes;
+  o.algorithms = Algorithms(a.oidc.algorithms);
+  o.skew = std::chrono::duration_cast<std::chrono::seconds>(a.clock_skew);
+  o.allowed_domains = a.oidc.allowed_domains;
+  o.mfa_amr = a.mfa_amr;
+  o.jwks = JwksOptionsOf(a);
+  return o;
 }
 
 }  // namespace
@@ -216,10 +252,67 @@ int App::Serve(const std::string& role) {
   std::atomic<bool> draining{false};
   http::Router api_router;
   api::HealthApi health(*db, draining);
-  api::OpenAiApi openai(authenticator, catalog, model_router, response_cache, usage,
-                        gateway_metrics);
   health.Register(api_router);
-  if (role != "worker") openai.Register(api_router, cfg_.server);
+
+  identity::UserRepository users(*db);
+  identity::AuditLog audit(*db, log_, clock);
+  identity::HttpFetcher fetcher(ssl, cfg_.auth.issuer_timeout);
+  api::AccessOptions access;
+  access.require_mfa_for_admin = cfg_.auth.require_mfa_for_admin;
+  access.session_cookie = cfg_.auth.cookie_secure ? "__Host-bro_session" : "bro_session";
+  access.iap_default_role = auth::ParseRole(cfg_.auth.iap.default_role).value();
+  api::AccessGate gate(authenticator, access, log_);
+  gate.UseUsers(users);
+
+  std::vector<std::unique_ptr<identity::JwtVerifier>> bearer;
+  for (const auto& j : cfg_.auth.jwt_issuers) {
+    identity::JwtPolicy policy{
+        j.issuer,
+        {j.audience},
+        Algorithms(j.algorithms),
+        std::chrono::duration_cast<std::chrono::seconds>(cfg_.auth.clock_skew)};
+    bearer.push_back(std::make_unique<identity::JwtVerifier>(fetcher, j.jwks_url, policy,
+                                                             JwksOptionsOf(cfg_.auth), clock));
+    gate.AddBearerIssuer(*bearer.back());
+  }
+  std::unique_ptr<identity::JwtVerifier> iap;
+  if (cfg_.auth.iap.enabled) {
+    identity::JwtPolicy policy{
+        cfg_.auth.iap.issuer,
+        {cfg_.auth.iap.audience},
+        {identity::JwtAlg::kES256},
+        std::chrono::duration_cast<std::chrono::seconds>(cfg_.auth.clock_skew)};
+    iap = std::make_unique<identity::JwtVerifier>(fetcher, cfg_.auth.iap.jwks_url, policy,
+                                                  JwksOptionsOf(cfg_.auth), clock);
+    gate.UseIap(*iap);
+  }
+
+  identity::SessionStore sessions(
+      *kv, identity::SessionOptions{cfg_.auth.session_ttl, cfg_.auth.session_idle_timeout}, clock);
+  gate.UseSessions(sessions);
+  std::unique_ptr<identity::OidcClient> oidc;
+  std::unique_ptr<api::AuthApi> auth_api;
+  if (cfg_.auth.oidc.enabled) {
+    oidc = std::make_unique<identity::OidcClient>(OidcOptionsOf(cfg_.auth), fetcher, *kv, clock);
+    api::AuthApiOptions options;
+    options.cookie_secure = cfg_.auth.cookie_secure;
+    options.default_role = auth::ParseRole(cfg_.auth.oidc.default_role).value();
+    options.first_user_admin = cfg_.auth.oidc.first_user_admin;
+    auth_api = std::make_unique<api::AuthApi>(gate, *oidc, sessions, users, audit, options, clock);
+  }
+
+  api::OpenAiApi openai(catalog, model_router, response_cache, usage, gateway_metrics);
+  api::KeysApi keys_api(gate, keys, users, audit, cfg_.auth.key_rotation_grace, clock);
+  api::UsersApi users_api(gate, users, audit, clock);
+  api::AuditApi audit_api(gate, audit);
+  if (role != "worker") {
+    openai.Register(gate, api_router, cfg_.server);
+    keys_api.Register(api_router);
+    users_api.Register(api_router);
+    audit_api.Register(api_router);
+    if (auth_api) auth_api->Register(api_router);
+  }
+  api::AccessGate::CheckCoverage(api_router);
 
   http::Router metrics_router;
   metrics_router.Add({http::Verb::get, "/metrics", "/metrics",

@@ -36,6 +36,19 @@ constexpr storage::Query kSelectActiveKey{
     "AND u.active = 1"};
 constexpr storage::Query kTouchKey{"touch_api_key",
                                    "UPDATE api_keys SET last_used_at = $2 WHERE id = $1"};
+#define BRO_KEY_COLUMNS                                                                         \
+  "SELECT k.id, k.user_id, u.email, k.name, k.prefix, k.role, k.allowed_models, k.created_at, " \
+  "k.expires_at, k.revoked_at, k.last_used_at, k.replaced_by FROM api_keys k JOIN users u ON "  \
+  "u.id = k.user_id "
+constexpr storage::Query kListKeys{"list_api_keys", BRO_KEY_COLUMNS
+                                   "WHERE ($1 = '' OR k.user_id = $1) ORDER BY k.created_at, k.id"};
+constexpr storage::Query kFindKey{"find_api_key", BRO_KEY_COLUMNS "WHERE k.id = $1"};
+#undef BRO_KEY_COLUMNS
+constexpr storage::Query kRevokeKey{
+    "revoke_api_key",
+    "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id"};
+constexpr storage::Query kRetireKey{
+    "retire_api_key", "UPDATE api_keys SET expires_at = $2, replaced_by = $3 WHERE id = $1"};
 
 std::vector<std::string> SplitModels(const std::string& csv) {
   std::vector<std::string> out;
@@ -56,8 +69,43 @@ std::string JoinModels(const std::vector<std::string>& models) {
   return out;
 }
 
+KeyInfo KeyInfoOf(const storage::Row& r) {
+  KeyInfo k;
+  k.id = r.Text(0);
+  k.user_id = r.Text(1);
+  k.user_email = r.Text(2);
+  k.name = r.Text(3);
+  k.prefix = r.Text(4);
+  k.role = ParseRole(r.Text(5)).value_or(Role::kViewer);
+  k.allowed_models = SplitModels(r.Text(6));
+  k.created_at = r.Text(7);
+  k.expires_at = r.OptText(8);
+  k.revoked_at = r.OptText(9);
+  k.last_used_at = r.OptText(10);
+  k.replaced_by = r.OptText(11);
+  return k;
+}
+
 Role Lesser(Role a, Role b) {
   return static_cast<int>(a) > static_cast<int>(b) ? a : b;
+}
+
+// Built outside the coroutine: GCC 12 mishandles braced temporaries in coroutine bodies.
+std::vector<storage::Statement> RotationStatements(const KeyHasher& hasher, const KeyInfo& old,
+                                                   const User& owner, const NewKey& k,
+                                                   std::chrono::system_clock::time_point now,
+                                                   std::chrono::milliseconds grace) {
+  std::string old_until = common::FormatIso8601(now + grace);
+  if (old.expires_at && *old.expires_at < old_until) old_until = *old.expires_at;
+  storage::Value new_expiry = nullptr;
+  if (old.expires_at) new_expiry = *old.expires_at;
+  std::vector<storage::Statement> tx;
+  tx.push_back({kInsertKey,
+                {k.id, owner.id, old.name, k.prefix, hasher.Hash(k.secret),
+                 std::string(RoleName(Lesser(old.role, owner.role))),
+                 JoinModels(old.allowed_models), common::FormatIso8601(now), new_expiry}});
+  tx.push_back({kRetireKey, {old.id, old_until, k.id}});
+  return tx;
 }
 
 }  // namespace
@@ -174,6 +222,7 @@ Task<std::optional<Principal>> KeyRepository::FindActive(
   if (rows.Empty()) co_return std::nullopt;
   const auto& r = rows.rows[0];
   Principal p;
+  p.method = "api_key";
   p.key_id = r.Text(0);
   p.key_prefix = r.Text(1);
   auto key_role = ParseRole(r.Text(2)).value_or(Role::kViewer);
@@ -189,6 +238,55 @@ Task<void> KeyRepository::TouchLastUsed(const std::string& key_id,
                                         std::chrono::system_clock::time_point now) {
   storage::Params params{key_id, common::FormatIso8601(now)};
   co_await db_.Execute(kTouchKey, std::move(params));
+}
+
+Task<std::vector<KeyInfo>> KeyRepository::ListKeys(const std::string& user_id) {
+  storage::Params params{user_id};
+  auto rows = co_await db_.Execute(kListKeys, std::move(params));
+  std::vector<KeyInfo> out;
+  out.reserve(rows.rows.size());
+  for (const auto& r : rows.rows) out.push_back(KeyInfoOf(r));
+  co_return out;
+}
+
+Task<std::optional<KeyInfo>> KeyRepository::FindKey(const std::string& id) {
+  storage::Params params{id};
+  auto rows = co_await db_.Execute(kFindKey, std::move(params));
+  if (rows.Empty()) co_return std::nullopt;
+  co_return KeyInfoOf(rows.rows[0]);
+}
+
+Task<bool> KeyRepository::RevokeKey(const std::string& id,
+                                    std::chrono::system_clock::time_point now) {
+  storage::Params params{id, common::FormatIso8601(now)};
+  auto rows = co_await db_.Execute(kRevokeKey, std::move(params));
+  co_return !rows.Empty();
+}
+
+Task<NewKey> KeyRepository::RotateKey(const KeyHasher& hasher, const KeyInfo& old,
+                                      const User& owner, std::chrono::milliseconds grace,
+                                      std::chrono::system_clock::time_point now) {
+  NewKey k;
+  k.id = common::RandomHex(16);
+  k.secret = KeyHasher::Generate();
+  k.prefix = KeyHasher::PrefixOf(k.secret);
+  auto tx = RotationStatements(hasher, old, owner, k, now, grace);
+  co_await db_.ExecuteInTransaction(std::move(tx));
+  co_return k;
+}
+
+void Authenticator::ForgetKey(const std::string& key_id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(cache_, [&](const auto& e) {
+    return e.second.principal && e.second.principal->key_id == key_id;
+  });
+}
+
+void Authenticator::ForgetUser(const std::string& user_id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(cache_, [&](const auto& e) {
+    return e.second.principal && e.second.principal->user_id == user_id;
+  });
 }
 
 Authenticator::Authenticator(KeyRepository& repo, KeyHasher hasher,

@@ -23,15 +23,36 @@ enum class Role { kAdmin, kDeveloper, kViewer };
 std::optional<Role> ParseRole(std::string_view s);
 std::string_view RoleName(Role r);
 
-// Who is calling: resolved from an API key (later also sessions and JWTs).
+// Who is calling: resolved from an API key, a browser session, a bearer JWT or an IAP assertion.
 struct Principal {
-  std::string user_id;
+  std::string user_id;  // empty: anonymous (public routes only)
   std::string email;
   Role role = Role::kViewer;
+  std::string method;  // api_key | session | jwt | iap
   std::string key_id;
   std::string key_prefix;
   std::vector<std::string> allowed_models;  // empty: all models
+  bool mfa = false;                         // the identity proof carried an accepted `amr`
+  std::string session_id;                   // session only: for logout
+  std::string csrf_token;                   // session only: required on state-changing calls
   bool MayUseModel(std::string_view model) const;
+  bool Anonymous() const { return user_id.empty(); }
+};
+
+// A key as listed: never its secret or hash.
+struct KeyInfo {
+  std::string id;
+  std::string user_id;
+  std::string user_email;
+  std::string name;
+  std::string prefix;
+  Role role = Role::kViewer;
+  std::vector<std::string> allowed_models;
+  std::string created_at;
+  std::optional<std::string> expires_at;
+  std::optional<std::string> revoked_at;
+  std::optional<std::string> last_used_at;
+  std::optional<std::string> replaced_by;
 };
 
 struct User {
@@ -78,6 +99,17 @@ class KeyRepository {
                                             std::chrono::system_clock::time_point now);
   Task<void> TouchLastUsed(const std::string& key_id, std::chrono::system_clock::time_point now);
 
+  // Lifecycle. `user_id` empty lists every user's keys (admins).
+  Task<std::vector<KeyInfo>> ListKeys(const std::string& user_id);
+  Task<std::optional<KeyInfo>> FindKey(const std::string& id);
+  // True when the key was active and is now revoked.
+  Task<bool> RevokeKey(const std::string& id, std::chrono::system_clock::time_point now);
+  // A new key with the old one's name, role, models and expiry; the old key stays valid until
+  // now + grace (or its own earlier expiry) and records its successor. One transaction.
+  Task<NewKey> RotateKey(const KeyHasher& hasher, const KeyInfo& old, const User& owner,
+                         std::chrono::milliseconds grace,
+                         std::chrono::system_clock::time_point now);
+
  private:
   storage::Database& db_;
 };
@@ -92,6 +124,10 @@ class Authenticator {
   // nullopt when the header is missing, malformed, or names no active key.
   Task<std::optional<Principal>> Authenticate(std::string_view authorization_header);
   const KeyHasher& Hasher() const { return hasher_; }
+  // Drops cached keys at once on this replica (revocation, deactivation, role change); other
+  // replicas drop them when their cache entries expire, at most cache_ttl later.
+  void ForgetKey(const std::string& key_id);
+  void ForgetUser(const std::string& user_id);
 
  private:
   struct Entry {

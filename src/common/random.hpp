@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 namespace bro::common {
@@ -21,5 +22,8 @@ std::string HexEncode(std::string_view bytes);
 std::string Base64(std::string_view bytes);
 // URL-safe base64 without padding.
 std::string Base64Url(std::string_view bytes);
+// The strict inverse of Base64Url: only the URL-safe alphabet, no padding, no whitespace, and
+// unused trailing bits must be zero (so every input has one encoding). nullopt otherwise.
+std::optional<std::string> Base64UrlDecode(std::string_view text);
 
 }  // namespace bro::common

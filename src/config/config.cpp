@@ -75,8 +75,28 @@ struct Field {
   std::function<void(Target&, const std::string& full_key, const YAML::Node& value)> node = {};
 };
 
+// A YAML sequence of scalars (model names, algorithms, domains); `what` names one item.
+std::vector<std::string> StringList(const std::string& key, const YAML::Node& v,
+                                    const std::string& what) {
+  if (!v.IsSequence()) Fail(key, "expected a list, each item " + what);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].IsScalar()) Fail(key + "[" + std::to_string(i) + "]", "expected " + what);
+    out.push_back(v[i].Scalar());
+  }
+  return out;
+}
+
 template <class Target>
 using Fields = std::vector<Field<Target>>;
+
+// Nested sections and lists of sections read their fields with these.
+template <class Target>
+std::vector<Target> ApplyList(const YAML::Node& list, const std::string& prefix,
+                              const Fields<Target>& fields);
+template <class Target>
+void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Target>& fields,
+              Target& out);
 
 // K names a struct member, so it cannot be parenthesized.
 // NOLINTBEGIN(bugprone-macro-parentheses)
@@ -104,6 +124,10 @@ using Fields = std::vector<Field<Target>>;
 #define BRO_STR(S, K)                                                    \
   {                                                                      \
 #K, [](S & c, const std::string&, const std::string& v) { c.K = v; } \
+  }
+#define BRO_LIST(S, K, WHAT)                                                                       \
+  {                                                                                                \
+#K, {}, [](S & c, const std::string& k, const YAML::Node& v) { c.K = StringList(k, v, WHAT); } \
   }
 
 // NOLINTEND(bugprone-macro-parentheses)
@@ -183,11 +207,72 @@ const Fields<MetricsConfig>& MetricsFields() {
   return kFields;
 }
 
+const Fields<OidcConfig>& OidcFields() {
+  static const Fields<OidcConfig> kFields = {
+      BRO_BOOL(OidcConfig, enabled),
+      BRO_STR(OidcConfig, issuer),
+      BRO_STR(OidcConfig, discovery_url),
+      BRO_STR(OidcConfig, client_id),
+      BRO_STR(OidcConfig, client_secret_env),
+      BRO_STR(OidcConfig, client_secret_file),
+      BRO_STR(OidcConfig, redirect_uri),
+      BRO_STR(OidcConfig, scopes),
+      BRO_LIST(OidcConfig, algorithms, "an algorithm"),
+      BRO_LIST(OidcConfig, allowed_domains, "a domain"),
+      BRO_STR(OidcConfig, default_role),
+      BRO_BOOL(OidcConfig, first_user_admin),
+  };
+  return kFields;
+}
+
+const Fields<IapConfig>& IapFields() {
+  static const Fields<IapConfig> kFields = {
+      BRO_BOOL(IapConfig, enabled), BRO_STR(IapConfig, audience),     BRO_STR(IapConfig, issuer),
+      BRO_STR(IapConfig, jwks_url), BRO_STR(IapConfig, default_role),
+  };
+  return kFields;
+}
+
+const Fields<JwtIssuerConfig>& JwtIssuerFields() {
+  static const Fields<JwtIssuerConfig> kFields = {
+      BRO_STR(JwtIssuerConfig, issuer),
+      BRO_STR(JwtIssuerConfig, audience),
+      BRO_STR(JwtIssuerConfig, jwks_url),
+      BRO_LIST(JwtIssuerConfig, algorithms, "an algorithm"),
+  };
+  return kFields;
+}
+
 const Fields<AuthConfig>& AuthFields() {
   static const Fields<AuthConfig> kFields = {
       BRO_STR(AuthConfig, key_secret_file),
       BRO_DUR(AuthConfig, key_cache_ttl, milliseconds(0)),
       BRO_BOOL(AuthConfig, bootstrap_admin),
+      BRO_DUR(AuthConfig, key_rotation_grace, milliseconds(0)),
+      BRO_DUR(AuthConfig, session_ttl, milliseconds(1000)),
+      BRO_DUR(AuthConfig, session_idle_timeout, milliseconds(1000)),
+      BRO_BOOL(AuthConfig, cookie_secure),
+      BRO_BOOL(AuthConfig, require_mfa_for_admin),
+      BRO_LIST(AuthConfig, mfa_amr, "an amr value"),
+      BRO_DUR(AuthConfig, clock_skew, milliseconds(0)),
+      BRO_DUR(AuthConfig, jwks_refresh, milliseconds(1000)),
+      BRO_DUR(AuthConfig, jwks_min_refetch, milliseconds(0)),
+      BRO_DUR(AuthConfig, issuer_timeout, milliseconds(100)),
+      {"oidc",
+       {},
+       [](AuthConfig& c, const std::string& k, const YAML::Node& v) {
+         ApplyMap(v, k, OidcFields(), c.oidc);
+       }},
+      {"iap",
+       {},
+       [](AuthConfig& c, const std::string& k, const YAML::Node& v) {
+         ApplyMap(v, k, IapFields(), c.iap);
+       }},
+      {"jwt_issuers",
+       {},
+       [](AuthConfig& c, const std::string& k, const YAML::Node& v) {
+         c.jwt_issuers = ApplyList(v, k, JwtIssuerFields());
+       }},
   };
   return kFields;
 }
@@ -237,10 +322,6 @@ const Fields<ProviderConfig>& ProviderFields() {
   return kFields;
 }
 
-template <class Target>
-std::vector<Target> ApplyList(const YAML::Node& list, const std::string& prefix,
-                              const Fields<Target>& fields);
-
 constexpr double kMaxPrice = 1e6;  // USD per million tokens
 
 const Fields<DeploymentConfig>& DeploymentFields() {
@@ -267,15 +348,7 @@ const Fields<ModelConfig>& ModelFields() {
        [](ModelConfig& c, const std::string& k, const YAML::Node& v) {
          c.deployments = ApplyList(v, k, DeploymentFields());
        }},
-      {"fallbacks",
-       {},
-       [](ModelConfig& c, const std::string& k, const YAML::Node& v) {
-         if (!v.IsSequence()) Fail(k, "expected a list of model names");
-         for (std::size_t i = 0; i < v.size(); ++i) {
-           if (!v[i].IsScalar()) Fail(k + "[" + std::to_string(i) + "]", "expected a model name");
-           c.fallbacks.push_back(v[i].Scalar());
-         }
-       }},
+      BRO_LIST(ModelConfig, fallbacks, "a model name"),
       BRO_BOOL(ModelConfig, cache),
       BRO_DUR(ModelConfig, cache_ttl, milliseconds(1)),
   };
@@ -319,6 +392,7 @@ const Fields<CacheConfig>& CacheFields() {
 #undef BRO_DUR
 #undef BRO_SIZE
 #undef BRO_STR
+#undef BRO_LIST
 #undef BRO_NUM
 
 std::string ScalarOf(const YAML::Node& node, const std::string& key) {
@@ -405,6 +479,70 @@ bool IsPostgresUrl(const std::string& url) {
   return url.starts_with("postgres://") || url.starts_with("postgresql://");
 }
 
+void CheckUrl(const std::string& key, const std::string& url) {
+  try {
+    common::ParseBaseUrl(url);
+  } catch (const std::invalid_argument& e) {
+    Fail(key, e.what());
+  }
+}
+
+void CheckAlgorithms(const std::string& key, const std::vector<std::string>& algs) {
+  if (algs.empty()) Fail(key, "at least one algorithm is required");
+  for (const auto& a : algs) {
+    if (a != "RS256" && a != "ES256")
+      Fail(key, "only RS256 and ES256 are accepted, got '" + a + "'");
+  }
+}
+
+void CheckRole(const std::string& key, const std::string& role) {
+  if (role != "admin" && role != "developer" && role != "viewer") {
+    Fail(key, "expected admin, developer or viewer, got '" + role + "'");
+  }
+}
+
+void ValidateAuth(AuthConfig& a, const Environment& env) {
+  if (a.session_idle_timeout > a.session_ttl) {
+    Fail("auth.session_idle_timeout", "must not exceed auth.session_ttl");
+  }
+  if (a.require_mfa_for_admin && a.mfa_amr.empty()) {
+    Fail("auth.mfa_amr", "must list at least one amr value when require_mfa_for_admin is on");
+  }
+  auto& o = a.oidc;
+  CheckAlgorithms("auth.oidc.algorithms", o.algorithms);
+  CheckRole("auth.oidc.default_role", o.default_role);
+  if (o.enabled) {
+    CheckUrl("auth.oidc.issuer", o.issuer);
+    if (!o.discovery_url.empty()) CheckUrl("auth.oidc.discovery_url", o.discovery_url);
+    if (o.client_id.empty()) Fail("auth.oidc.client_id", "required when auth.oidc.enabled");
+    if (o.redirect_uri.empty()) Fail("auth.oidc.redirect_uri", "required when auth.oidc.enabled");
+    CheckUrl("auth.oidc.redirect_uri", o.redirect_uri);
+    if (!o.client_secret_env.empty()) {
+      auto it = env.find(o.client_secret_env);
+      if (it == env.end() || it->second.empty()) {
+        Fail("auth.oidc.client_secret_env",
+             "environment variable " + o.client_secret_env + " is not set");
+      }
+      o.client_secret = it->second;
+    } else if (!o.client_secret_file.empty()) {
+      o.client_secret = ReadSecretFile("auth.oidc.client_secret_file", o.client_secret_file);
+    }
+  }
+  CheckRole("auth.iap.default_role", a.iap.default_role);
+  if (a.iap.enabled) {
+    if (a.iap.audience.empty()) Fail("auth.iap.audience", "required when auth.iap.enabled");
+    CheckUrl("auth.iap.jwks_url", a.iap.jwks_url);
+  }
+  for (std::size_t i = 0; i < a.jwt_issuers.size(); ++i) {
+    const auto at = "auth.jwt_issuers[" + std::to_string(i) + "]";
+    auto& j = a.jwt_issuers[i];
+    if (j.issuer.empty()) Fail(at + ".issuer", "required");
+    if (j.audience.empty()) Fail(at + ".audience", "required");
+    CheckUrl(at + ".jwks_url", j.jwks_url);
+    CheckAlgorithms(at + ".algorithms", j.algorithms);
+  }
+}
+
 // Characters of a Google Cloud region and project id (also domain-scoped "example.com:p"): they
 // go into a host name and a URL path.
 bool GoogleId(const std::string& s) {
@@ -472,6 +610,8 @@ void Validate(Config& c, const Environment& env) {
   if (!c.auth.key_secret.empty() && c.auth.key_secret.size() < 32) {
     Fail("auth.key_secret_file", "the API-key secret must be at least 32 characters");
   }
+
+  ValidateAuth(c.auth, env);
 
   if (!c.redis.url.empty()) {
     try {
@@ -622,6 +762,8 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   ApplyEnv(env, "logging", LoggingFields(), c.logging);
   ApplyEnv(env, "metrics", MetricsFields(), c.metrics);
   ApplyEnv(env, "auth", AuthFields(), c.auth);
+  ApplyEnv(env, "auth_oidc", OidcFields(), c.auth.oidc);
+  ApplyEnv(env, "auth_iap", IapFields(), c.auth.iap);
   ApplyEnv(env, "usage", UsageFields(), c.usage);
   ApplyEnv(env, "redis", RedisFields(), c.redis);
   ApplyEnv(env, "routing", RoutingFields(), c.routing);
@@ -657,6 +799,8 @@ std::vector<std::pair<std::string, std::string>> EnvironmentOverrides() {
   add("logging", LoggingFields());
   add("metrics", MetricsFields());
   add("auth", AuthFields());
+  add("auth_oidc", OidcFields());
+  add("auth_iap", IapFields());
   add("usage", UsageFields());
   add("redis", RedisFields());
   add("routing", RoutingFields());

@@ -50,12 +50,57 @@ struct MetricsConfig {
   int port = 9090;
 };
 
+struct OidcConfig {
+  bool enabled = false;
+  std::string issuer = "https://accounts.google.com";
+  std::string discovery_url;  // default: issuer + /.well-known/openid-configuration
+  std::string client_id;
+  std::string client_secret_env;
+  std::string client_secret_file;
+  std::string client_secret;  // resolved from client_secret_env / client_secret_file
+  std::string redirect_uri;   // https://HOST/auth/callback
+  std::string scopes = "openid email profile";
+  std::vector<std::string> algorithms{"RS256"};
+  std::vector<std::string> allowed_domains;  // empty: any verified email
+  std::string default_role = "viewer";       // role of a user created at first login
+  bool first_user_admin = false;             // the first user of an empty system becomes admin
+};
+
+struct IapConfig {
+  bool enabled = false;
+  std::string audience;  // /projects/NUMBER/global/backendServices/ID
+  std::string issuer = "https://cloud.google.com/iap";
+  std::string jwks_url = "https://www.gstatic.com/iap/verify/public_key-jwk";
+  std::string default_role = "viewer";
+};
+
+// An issuer whose JWTs are accepted as bearer tokens (service-to-service).
+struct JwtIssuerConfig {
+  std::string issuer;
+  std::string audience;
+  std::string jwks_url;
+  std::vector<std::string> algorithms{"RS256"};
+};
+
 struct AuthConfig {
   std::string key_secret_file;
   Duration key_cache_ttl = std::chrono::seconds(5);
   bool bootstrap_admin = true;
   std::string
       key_secret;  // resolved at load: BRO_KEY_SECRET, key_secret_file, or generated (SQLite only)
+  Duration key_rotation_grace = std::chrono::hours(24);
+  Duration session_ttl = std::chrono::hours(8);
+  Duration session_idle_timeout = std::chrono::hours(1);
+  bool cookie_secure = true;
+  bool require_mfa_for_admin = false;
+  std::vector<std::string> mfa_amr{"mfa", "otp", "hwk", "swk", "sms", "fpt"};
+  Duration clock_skew = std::chrono::seconds(60);
+  Duration jwks_refresh = std::chrono::hours(1);
+  Duration jwks_min_refetch = std::chrono::seconds(30);
+  Duration issuer_timeout = std::chrono::seconds(5);
+  OidcConfig oidc;
+  IapConfig iap;
+  std::vector<JwtIssuerConfig> jwt_issuers;
 };
 
 struct UsageConfig {

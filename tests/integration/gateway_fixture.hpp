@@ -94,9 +94,10 @@ class GatewayFixture : public ::testing::Test {
     cache_store_ = CacheStore();
     cache_ =
         std::make_unique<gateway::ResponseCache>(cfg_.cache, *cache_store_, registry_, log_.Get());
-    api_ = std::make_unique<OpenAiApi>(*authenticator_, *catalog_, *router_model_, *cache_, *usage_,
-                                       *gateway_metrics_);
-    api_->Register(router_, cfg_.server);
+    gate_ = std::make_unique<AccessGate>(*authenticator_, AccessOptions{}, log_.Get());
+    api_ =
+        std::make_unique<OpenAiApi>(*catalog_, *router_model_, *cache_, *usage_, *gateway_metrics_);
+    api_->Register(*gate_, router_, cfg_.server);
     health_ = std::make_unique<HealthApi>(*db_, draining_);
     health_->Register(router_);
     http::ServerOptions options;
@@ -205,6 +206,7 @@ class GatewayFixture : public ::testing::Test {
   std::unique_ptr<usage::UsageRecorder> usage_;
   std::unique_ptr<gateway::GatewayMetrics> gateway_metrics_;
   std::unique_ptr<http::HttpMetrics> http_metrics_;
+  std::unique_ptr<AccessGate> gate_;
   std::unique_ptr<OpenAiApi> api_;
   std::unique_ptr<HealthApi> health_;
   http::Router router_;

@@ -569,5 +569,103 @@ TEST(ConfigRedis, ABadUrlIsNamedWithoutItsPassword) {
                ConfigError);
 }
 
+// Identity and access: auth.*, auth.oidc, auth.iap, auth.jwt_issuers.
+using namespace std::chrono_literals;
+
+const std::string kOidc =
+    "auth:\n  oidc:\n    enabled: true\n    issuer: https://id.example.com\n"
+    "    client_id: bro\n    redirect_uri: https://bro.example.com/auth/callback\n";
+
+TEST(ConfigAuth, Defaults) {
+  const auto c = LoadFromString("", {});
+  EXPECT_EQ(c.auth.session_ttl, 8h);
+  EXPECT_EQ(c.auth.session_idle_timeout, 1h);
+  EXPECT_EQ(c.auth.key_rotation_grace, 24h);
+  EXPECT_TRUE(c.auth.cookie_secure);
+  EXPECT_FALSE(c.auth.require_mfa_for_admin);
+  EXPECT_EQ(c.auth.mfa_amr, (std::vector<std::string>{"mfa", "otp", "hwk", "swk", "sms", "fpt"}));
+  EXPECT_FALSE(c.auth.oidc.enabled);
+  EXPECT_EQ(c.auth.oidc.issuer, "https://accounts.google.com");
+  EXPECT_EQ(c.auth.oidc.algorithms, std::vector<std::string>{"RS256"});
+  EXPECT_FALSE(c.auth.iap.enabled);
+  EXPECT_EQ(c.auth.iap.issuer, "https://cloud.google.com/iap");
+  EXPECT_TRUE(c.auth.jwt_issuers.empty());
+}
+
+TEST(ConfigAuth, NestedSectionsAndLists) {
+  const auto c = LoadFromString(kOidc +
+                                    "    algorithms: [ES256, RS256]\n"
+                                    "    allowed_domains: [example.com]\n"
+                                    "    default_role: developer\n"
+                                    "  mfa_amr: [otp]\n"
+                                    "  require_mfa_for_admin: true\n"
+                                    "  iap:\n    enabled: true\n    audience: /projects/1/x\n"
+                                    "  jwt_issuers:\n"
+                                    "    - {issuer: https://a.test, audience: bro, "
+                                    "jwks_url: https://a.test/jwks, algorithms: [ES256]}\n",
+                                {});
+  EXPECT_TRUE(c.auth.oidc.enabled);
+  EXPECT_EQ(c.auth.oidc.client_id, "bro");
+  EXPECT_EQ(c.auth.oidc.algorithms, (std::vector<std::string>{"ES256", "RS256"}));
+  EXPECT_EQ(c.auth.oidc.allowed_domains, std::vector<std::string>{"example.com"});
+  EXPECT_EQ(c.auth.oidc.default_role, "developer");
+  EXPECT_EQ(c.auth.mfa_amr, std::vector<std::string>{"otp"});
+  EXPECT_TRUE(c.auth.iap.enabled);
+  ASSERT_EQ(c.auth.jwt_issuers.size(), 1U);
+  EXPECT_EQ(c.auth.jwt_issuers[0].algorithms, std::vector<std::string>{"ES256"});
+}
+
+TEST(ConfigAuth, UnknownNestedKeysAreNamedInFull) {
+  ExpectFailsNaming("auth:\n  oidc:\n    client_idd: x\n", "auth.oidc.client_idd");
+  ExpectFailsNaming("auth:\n  iap:\n    audiance: x\n", "auth.iap.audiance");
+  ExpectFailsNaming("auth:\n  jwt_issuers:\n    - {issuer: a, bogus: 1}\n",
+                    "auth.jwt_issuers[0].bogus");
+  ExpectFailsNaming("auth:\n  oidc: yes\n", "auth.oidc");
+}
+
+TEST(ConfigAuth, ListsMustBeListsOfScalars) {
+  ExpectFailsNaming("auth:\n  mfa_amr: otp\n", "auth.mfa_amr");
+  ExpectFailsNaming("auth:\n  mfa_amr: [[otp]]\n", "auth.mfa_amr[0]");
+  ExpectFailsNaming("auth:\n  oidc:\n    algorithms: {a: 1}\n", "auth.oidc.algorithms");
+}
+
+TEST(ConfigAuth, ValidationNamesTheKey) {
+  ExpectFailsNaming("auth:\n  session_ttl: 1h\n  session_idle_timeout: 2h\n",
+                    "auth.session_idle_timeout");
+  ExpectFailsNaming("auth:\n  require_mfa_for_admin: true\n  mfa_amr: []\n", "auth.mfa_amr");
+  ExpectFailsNaming("auth:\n  oidc:\n    algorithms: [HS256]\n", "auth.oidc.algorithms");
+  ExpectFailsNaming("auth:\n  oidc:\n    algorithms: [none]\n", "auth.oidc.algorithms");
+  ExpectFailsNaming("auth:\n  oidc:\n    default_role: root\n", "auth.oidc.default_role");
+  ExpectFailsNaming("auth:\n  oidc:\n    enabled: true\n    redirect_uri: https://b/cb\n",
+                    "auth.oidc.client_id");
+  ExpectFailsNaming("auth:\n  oidc:\n    enabled: true\n    client_id: x\n",
+                    "auth.oidc.redirect_uri");
+  ExpectFailsNaming(kOidc + "    client_secret_env: NOPE_SECRET\n", "auth.oidc.client_secret_env");
+  ExpectFailsNaming("auth:\n  iap:\n    enabled: true\n", "auth.iap.audience");
+  ExpectFailsNaming("auth:\n  jwt_issuers:\n    - {issuer: a, jwks_url: https://a/j}\n",
+                    "auth.jwt_issuers[0].audience");
+  ExpectFailsNaming(
+      "auth:\n  jwt_issuers:\n    - {issuer: a, audience: b, jwks_url: 'not a url'}\n",
+      "auth.jwt_issuers[0].jwks_url");
+  ExpectFailsNaming("auth:\n  session_ttl: 10ms\n", "auth.session_ttl");
+}
+
+TEST(ConfigAuth, SecretFromTheNamedEnvironmentVariable) {
+  const auto c =
+      LoadFromString(kOidc + "    client_secret_env: OIDC_SECRET\n", {{"OIDC_SECRET", "s3cret"}});
+  EXPECT_EQ(c.auth.oidc.client_secret, "s3cret");
+}
+
+TEST(ConfigAuth, ScalarsHaveEnvironmentOverrides) {
+  const auto c = LoadFromString(kOidc, {{"BRO_AUTH_OIDC_CLIENT_ID", "from-env"},
+                                        {"BRO_AUTH_SESSION_TTL", "2h"},
+                                        {"BRO_AUTH_IAP_DEFAULT_ROLE", "developer"}});
+  EXPECT_EQ(c.auth.oidc.client_id, "from-env");
+  EXPECT_EQ(c.auth.session_ttl, 2h);
+  EXPECT_EQ(c.auth.iap.default_role, "developer");
+  ExpectFailsNaming("", "BRO_AUTH_COOKIE_SECURE (auth.cookie_secure)",
+                    {{"BRO_AUTH_COOKIE_SECURE", "maybe"}});
+}
+
 }  // namespace
 }  // namespace bro::config

@@ -68,15 +68,11 @@ std::vector<Migration> MigrationsFor(std::string_view dialect,
       throw DatabaseError("duplicate migration version in " + std::string(f.path));
   }
   for (auto& [v, m] : specific) common[v] = m;
+  // Versions ascend but may leave gaps: parallel branches own number ranges (0010-0019 for
+  // identity, ...), so a range not used yet must not stop the others from migrating.
   std::vector<Migration> out;
-  int expected = 1;
-  for (auto& [v, m] : common) {
-    if (v != expected)
-      throw DatabaseError("migration versions must be contiguous; missing " +
-                          std::to_string(expected));
-    out.push_back(m);
-    ++expected;
-  }
+  out.reserve(common.size());
+  for (auto& [v, m] : common) out.push_back(m);
   return out;
 }
 

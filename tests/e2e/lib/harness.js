@@ -93,11 +93,13 @@ export class BroServer {
     bootstrapAdmin = false,
     createKey = true,
     migrate = true,
+    port = 0, // a port chosen beforehand (an OIDC provider must know the callback URL first)
+    extraConfig = '', // more YAML sections (e.g. auth:)
   } = {}) {
     const s = new BroServer();
     s.name = name;
     s.dir = mkdtempSync(path.join(tmpRoot, `${name}-`));
-    s.port = await freePort();
+    s.port = port || await freePort();
     s.metricsPort = await freePort();
     s.dbUrl = postgresUrl || `sqlite://${path.join(s.dir, 'bro.db')}`;
     s.configPath = path.join(s.dir, 'app.yaml');
@@ -117,6 +119,7 @@ export class BroServer {
       '  flush_interval: 200ms',
       'providers:' + yamlList(providers),
       'models:' + yamlList(models),
+      extraConfig,
     ].join('\n'));
     s.env = childEnv({
       DATABASE_URL: s.dbUrl,

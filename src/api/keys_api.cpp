@@ -1,0 +1,263 @@
+#include "api/keys_api.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include "common/time.hpp"
+
+namespace bro::api {
+namespace {
+
+namespace json = boost::json;
+using http::Status;
+
+constexpr std::size_t kMaxName = 100;
+constexpr std::size_t kMaxModels = 100;
+constexpr std::size_t kMaxModelName = 256;
+constexpr std::int64_t kMaxExpiryHours = 24 * 365 * 10;
+constexpr std::string_view kKeysPrefix = "/api/v1/keys/";
+
+json::value Opt(const std::optional<std::string>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+
+json::object KeyJson(const auth::KeyInfo& k) {
+  json::array models;
+  for (const auto& m : k.allowed_models) models.emplace_back(m);
+  return {{"id", k.id},
+          {"object", "api_key"},
+          {"name", k.name},
+          {"prefix", k.prefix},
+          {"role", auth::RoleName(k.role)},
+          {"user_id", k.user_id},
+          {"user_email", k.user_email},
+          {"allowed_models", std::move(models)},
+          {"created_at", k.created_at},
+          {"expires_at", Opt(k.expires_at)},
+          {"revoked_at", Opt(k.revoked_at)},
+          {"last_used_at", Opt(k.last_used_at)},
+          {"replaced_by", Opt(k.replaced_by)}};
+}
+
+json::object NewKeyJson(const auth::NewKey& k, const std::string& name, auth::Role role) {
+  return {{"id", k.id},         {"object", "api_key"}, {"key", k.secret},
+          {"prefix", k.prefix}, {"name", name},        {"role", auth::RoleName(role)}};
+}
+
+identity::AuditEvent KeyEvent(const http::Exchange& ex, const auth::Principal& who,
+                              std::string action, std::string key_id, json::object details) {
+  identity::AuditEvent e;
+  e.actor_user_id = who.user_id;
+  e.actor_email = who.email;
+  e.actor_method = who.method;
+  e.action = std::move(action);
+  e.target_type = "api_key";
+  e.target_id = std::move(key_id);
+  e.ip = ex.RemoteIp();
+  e.trace_id = ex.TraceId();
+  e.details = std::move(details);
+  return e;
+}
+
+struct CreateRequest {
+  std::string name;
+  std::optional<auth::Role> role;
+  std::vector<std::string> models;
+  std::optional<std::int64_t> expires_in_hours;
+  std::string user_id;
+};
+
+// Validated fields of POST /api/v1/keys, or the 400 to answer.
+std::variant<CreateRequest, http::ApiError> ParseCreate(const http::Request& req) {
+  auto bad = [](std::string param, std::string message) {
+    return http::ApiError{Status::bad_request, "invalid_request_error", "invalid_value",
+                          std::move(message), std::move(param)};
+  };
+  auto body = BodyObject(req);
+  if (!body) {
+    return http::ApiError{Status::bad_request, "invalid_request_error", "invalid_json",
+                          "The body must be a JSON object.", ""};
+  }
+  CreateRequest out;
+  for (const auto& [k, v] : *body) {
+    if (k == "name") {
+      if (!v.is_string() || v.as_string().empty() || v.as_string().size() > kMaxName)
+        return bad("name", "name must be a string of 1-100 characters.");
+      out.name = std::string(v.as_string());
+    } else if (k == "role") {
+      if (!v.is_string() || !auth::ParseRole(v.as_string()))
+        return bad("role", "role must be admin, developer or viewer.");
+      out.role = auth::ParseRole(v.as_string());
+    } else if (k == "models") {
+      if (!v.is_array() || v.as_array().size() > kMaxModels)
+        return bad("models", "models must be an array of at most 100 model names.");
+      for (const auto& m : v.as_array()) {
+        if (!m.is_string() || m.as_string().empty() || m.as_string().size() > kMaxModelName ||
+            m.as_string().find(',') != json::string::npos)
+          return bad("models", "each model must be a name of 1-256 characters without commas.");
+        out.models.emplace_back(m.as_string());
+      }
+    } else if (k == "expires_in_hours") {
+      if (!v.is_int64() || v.as_int64() < 1 || v.as_int64() > kMaxExpiryHours)
+        return bad("expires_in_hours", "expires_in_hours must be an integer from 1 to 87600.");
+      out.expires_in_hours = v.as_int64();
+    } else if (k == "user_id") {
+      if (!v.is_string() || v.as_string().size() > 64)
+        return bad("user_id", "user_id must be a user id.");
+      out.user_id = std::string(v.as_string());
+    } else {
+      return bad(std::string(k), "Unknown field '" + std::string(k) + "'.");
+    }
+  }
+  if (out.name.empty()) return bad("name", "name is required.");
+  return out;
+}
+
+bool Outranks(auth::Role wanted, auth::Role have) {
+  return static_cast<int>(wanted) < static_cast<int>(have);
+}
+
+http::Response KeyNotFound(const http::Exchange& ex) {
+  return JsonError(ex, Status::not_found, "key_not_found", "No such API key.");
+}
+
+}  // namespace
+
+KeysApi::KeysApi(AccessGate& gate, auth::KeyRepository& keys, identity::UserRepository& users,
+                 identity::AuditLog& audit, std::chrono::milliseconds rotation_grace,
+                 const common::Clock& clock)
+    : gate_(gate),
+      keys_(keys),
+      users_(users),
+      audit_(audit),
+      rotation_grace_(rotation_grace),
+      clock_(clock) {}
+
+void KeysApi::Register(http::Router& router) {
+  gate_.Add(router, http::Verb::get, "/api/v1/keys", "/api/v1/keys",
+            [this](http::Exchange& ex, const auth::Principal& p) { return List(ex, p); });
+  gate_.Add(router, http::Verb::post, "/api/v1/keys", "/api/v1/keys",
+            [this](http::Exchange& ex, const auth::Principal& p) { return Create(ex, p); });
+  gate_.Add(router, http::Verb::delete_, "/api/v1/keys/*", "/api/v1/keys/{id}",
+            [this](http::Exchange& ex, const auth::Principal& p) { return Revoke(ex, p); });
+  gate_.Add(router, http::Verb::post, "/api/v1/keys/*", "/api/v1/keys/{id}/rotate",
+            [this](http::Exchange& ex, const auth::Principal& p) { return Rotate(ex, p); });
+}
+
+http::Task<http::Response> KeysApi::List(http::Exchange& ex, const auth::Principal& who) {
+  std::string user_id = who.user_id;
+  if (auto requested = QueryParam(ex.Query(), "user_id")) {
+    if (*requested != who.user_id && who.role != auth::Role::kAdmin) {
+      co_return JsonError(ex, Status::forbidden, "insufficient_permissions",
+                          "Only admins list other users' keys.", "user_id");
+    }
+    user_id = *requested;
+  }
+  if (QueryParam(ex.Query(), "all") == "true") {
+    if (who.role != auth::Role::kAdmin) {
+      co_return JsonError(ex, Status::forbidden, "insufficient_permissions",
+                          "Only admins list every key.", "all");
+    }
+    user_id.clear();
+  }
+  auto keys = co_await keys_.ListKeys(user_id);
+  json::array data;
+  for (const auto& k : keys) data.push_back(KeyJson(k));
+  json::object body;
+  body["object"] = "list";
+  body["data"] = std::move(data);
+  co_return http::MakeJson(Status::ok, json::serialize(body), ex.Version());
+}
+
+http::Task<http::Response> KeysApi::Create(http::Exchange& ex, const auth::Principal& who) {
+  auto parsed = ParseCreate(ex.Req());
+  if (auto* err = std::get_if<http::ApiError>(&parsed))
+    co_return http::MakeError(*err, ex.Version());
+  auto& req = std::get<CreateRequest>(parsed);
+  std::string owner_id = req.user_id.empty() ? who.user_id : req.user_id;
+  if (owner_id != who.user_id && who.role != auth::Role::kAdmin) {
+    co_return JsonError(ex, Status::forbidden, "insufficient_permissions",
+                        "Only admins create keys for other users.", "user_id");
+  }
+  auto owner = co_await users_.FindById(owner_id);
+  if (!owner || !owner->active) {
+    co_return JsonError(ex, Status::not_found, "user_not_found", "No such active user.", "user_id");
+  }
+  const auth::Role role = req.role.value_or(owner->role);
+  if (Outranks(role, who.role) || Outranks(role, owner->role)) {
+    co_return JsonError(ex, Status::forbidden, "insufficient_permissions",
+                        "A key cannot have a higher role than its creator or owner.", "role");
+  }
+  std::optional<std::chrono::system_clock::time_point> expires;
+  if (req.expires_in_hours) expires = clock_.Now() + std::chrono::hours(*req.expires_in_hours);
+  auto key =
+      co_await keys_.CreateKey(gate_.Keys().Hasher(), *owner, req.name, role, req.models, expires);
+  json::object details;
+  details["owner"] = owner->id;
+  details["role"] = auth::RoleName(role);
+  details["prefix"] = key.prefix;
+  co_await audit_.Record(KeyEvent(ex, who, "key.create", key.id, std::move(details)));
+  co_return http::MakeJson(Status::created, json::serialize(NewKeyJson(key, req.name, role)),
+                           ex.Version());
+}
+
+http::Task<std::optional<auth::KeyInfo>> KeysApi::Owned(std::string id,
+                                                        const auth::Principal& who) {
+  if (id.empty() || id.size() > 64) co_return std::nullopt;
+  auto key = co_await keys_.FindKey(id);
+  // Someone else's key looks exactly like a missing one.
+  if (!key || (key->user_id != who.user_id && who.role != auth::Role::kAdmin)) {
+    co_return std::nullopt;
+  }
+  co_return key;
+}
+
+http::Task<http::Response> KeysApi::Revoke(http::Exchange& ex, const auth::Principal& who) {
+  const auto id = std::string(ex.Path().substr(kKeysPrefix.size()));
+  if (id.find('/') != std::string::npos) co_return KeyNotFound(ex);
+  auto key = co_await Owned(id, who);
+  if (!key) co_return KeyNotFound(ex);
+  if (!co_await keys_.RevokeKey(key->id, clock_.Now())) {
+    co_return JsonError(ex, Status::conflict, "key_already_revoked", "The key is already revoked.");
+  }
+  gate_.Keys().ForgetKey(key->id);
+  json::object details;
+  details["prefix"] = key->prefix;
+  details["owner"] = key->user_id;
+  co_await audit_.Record(KeyEvent(ex, who, "key.revoke", key->id, std::move(details)));
+  json::object body;
+  body["id"] = key->id;
+  body["revoked"] = true;
+  co_return http::MakeJson(Status::ok, json::serialize(body), ex.Version());
+}
+
+http::Task<http::Response> KeysApi::Rotate(http::Exchange& ex, const auth::Principal& who) {
+  auto rest = ex.Path().substr(kKeysPrefix.size());
+  constexpr std::string_view kSuffix = "/rotate";
+  if (!rest.ends_with(kSuffix)) co_return KeyNotFound(ex);
+  const auto id = std::string(rest.substr(0, rest.size() - kSuffix.size()));
+  if (id.find('/') != std::string::npos) co_return KeyNotFound(ex);
+  auto key = co_await Owned(id, who);
+  if (!key) co_return KeyNotFound(ex);
+  const auto now_text = common::FormatIso8601(clock_.Now());
+  if (key->revoked_at || key->replaced_by || (key->expires_at && *key->expires_at <= now_text)) {
+    co_return JsonError(ex, Status::conflict, "key_not_rotatable",
+                        "Only an active key that was not rotated before can be rotated.");
+  }
+  auto owner = co_await users_.FindById(key->user_id);
+  if (!owner || !owner->active) co_return KeyNotFound(ex);
+  auto fresh =
+      co_await keys_.RotateKey(gate_.Keys().Hasher(), *key, *owner, rotation_grace_, clock_.Now());
+  gate_.Keys().ForgetKey(key->id);
+  json::object details;
+  details["new_key_id"] = fresh.id;
+  details["new_prefix"] = fresh.prefix;
+  details["grace_seconds"] =
+      std::chrono::duration_cast<std::chrono::seconds>(rotation_grace_).count();
+  co_await audit_.Record(KeyEvent(ex, who, "key.rotate", key->id, std::move(details)));
+  auto body = NewKeyJson(fresh, key->name, key->role);
+  body["replaces"] = key->id;
+  body["old_key_valid_until"] = common::FormatIso8601(clock_.Now() + rotation_grace_);
+  co_return http::MakeJson(Status::created, json::serialize(body), ex.Version());
+}
+
+}  // namespace bro::api
