@@ -17,12 +17,14 @@ using Clock = std::chrono::steady_clock;
 // Adapts the HTTP exchange to the gateway's stream sink.
 class ExchangeSink : public gateway::StreamSink {
  public:
-  explicit ExchangeSink(http::Exchange& ex) : ex_(ex) {}
+  ExchangeSink(http::Exchange& ex, const limits::Admission& admission)
+      : ex_(ex), admission_(admission) {}
   http::Task<bool> Begin() override {
     http::Response head{Status::ok, ex_.Req().version()};
     head.set(http::Field::content_type, "text/event-stream; charset=utf-8");
     head.set(http::Field::cache_control, "no-cache");
     head.set("x-accel-buffering", "no");
+    admission_.AddHeaders(head);
     co_return co_await ex_.StartStream(std::move(head));
   }
   http::Task<bool> Send(std::string_view bytes) override { return ex_.WriteChunk(bytes); }
@@ -35,6 +37,7 @@ class ExchangeSink : public gateway::StreamSink {
 
  private:
   http::Exchange& ex_;
+  const limits::Admission& admission_;
 };
 
 json::object ModelJson(const gateway::ModelRoute& m) {
@@ -77,8 +80,9 @@ http::Task<std::optional<auth::Principal>> Authenticate(auth::Authenticator& aut
 }
 
 OpenAiApi::OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog,
-                     usage::UsageRecorder& usage, gateway::GatewayMetrics& metrics)
-    : auth_(auth), catalog_(catalog), usage_(usage), metrics_(metrics) {
+                     usage::UsageRecorder& usage, gateway::GatewayMetrics& metrics,
+                     limits::Governor* governor)
+    : auth_(auth), catalog_(catalog), usage_(usage), metrics_(metrics), governor_(governor) {
   for (const auto& m : catalog_.Models()) {
     route_metrics_.emplace(&m, metrics_.ForRoute(std::string(m.provider->Name()), m.name));
   }
@@ -101,9 +105,11 @@ http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex) {
   for (const auto& m : catalog_.Models()) {
     if (principal->MayUseModel(m.name)) data.push_back(ModelJson(m));
   }
-  co_return http::MakeJson(
+  auto res = http::MakeJson(
       Status::ok, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}),
       ex.Req().version());
+  if (governor_ != nullptr) co_await governor_->AddHeaders(*principal, res);
+  co_return res;
 }
 
 http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex) {
@@ -112,7 +118,9 @@ http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex) {
   auto name = ex.Path().substr(std::string_view("/v1/models/").size());
   const auto* m = catalog_.Find(name);
   if (m == nullptr || !principal->MayUseModel(m->name)) co_return NotFoundModel(ex, name);
-  co_return http::MakeJson(Status::ok, json::serialize(ModelJson(*m)), ex.Req().version());
+  auto res = http::MakeJson(Status::ok, json::serialize(ModelJson(*m)), ex.Req().version());
+  if (governor_ != nullptr) co_await governor_->AddHeaders(*principal, res);
+  co_return res;
 }
 
 http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
@@ -135,9 +143,14 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
   if (route == nullptr || !principal->MayUseModel(request.model))
     co_return NotFoundModel(ex, request.model);
 
-  ExchangeSink sink(ex);
+  limits::Admission admission;
+  if (governor_ != nullptr) co_await governor_->Admit(admission, *principal, request, route->name);
+  if (!admission.Admitted()) co_return admission.Refusal(ex.Version());
+  ExchangeSink sink(ex, admission);
   gateway::ChatCall call{request, route->upstream_model, ex.TraceId(), ex.SpanId()};
   auto outcome = co_await route->provider->Chat(call, sink);
+  std::int64_t cost_nanos = 0;
+  if (governor_ != nullptr) cost_nanos = co_await governor_->Settle(admission, outcome.usage);
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 
   const std::string provider(route->provider->Name());
@@ -166,12 +179,13 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
   rec.deployment = provider + "/" + route->upstream_model;
   rec.prompt_tokens = outcome.usage.prompt_tokens;
   rec.completion_tokens = outcome.usage.completion_tokens;
+  rec.cost_nanos = cost_nanos;
   rec.latency_ms = elapsed.count();
   if (outcome.time_to_first_token) rec.ttft_ms = outcome.time_to_first_token->count();
   rec.status = status;
   rec.streamed = request.stream;
   rec.error_code = outcome.error_code;
-  usage_.Record(std::move(rec));
+  usage_.Record(admission.TakeUsageSlot(), std::move(rec));
 
   ex.LogFields()["model"] = route->name;
   if (!outcome.error_code.empty()) ex.LogFields()["ai_error"] = outcome.error_code;
@@ -179,6 +193,7 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
   if (ex.Streaming()) co_return http::Response{};
   auto res = http::MakeJson(outcome.status, std::move(outcome.body), ex.Req().version());
   if (!outcome.retry_after.empty()) res.set(http::Field::retry_after, outcome.retry_after);
+  admission.AddHeaders(res);
   co_return res;
 }
 

@@ -7,6 +7,7 @@
 #include "gateway/catalog.hpp"
 #include "gateway/metrics.hpp"
 #include "http/server.hpp"
+#include "limits/governor.hpp"
 #include "observability/log.hpp"
 #include "usage/usage_recorder.hpp"
 
@@ -15,8 +16,9 @@ namespace bro::api {
 // The OpenAI-compatible surface under /v1: parse -> authorize -> gateway -> usage -> serialize.
 class OpenAiApi {
  public:
+  // Without a governor, calls are neither limited nor counted (tests of other features).
   OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog, usage::UsageRecorder& usage,
-            gateway::GatewayMetrics& metrics);
+            gateway::GatewayMetrics& metrics, limits::Governor* governor = nullptr);
   void Register(http::Router& router, const config::ServerConfig& server);
 
  private:
@@ -28,6 +30,7 @@ class OpenAiApi {
   gateway::ModelCatalog& catalog_;
   usage::UsageRecorder& usage_;
   gateway::GatewayMetrics& metrics_;
+  limits::Governor* governor_;
   std::unordered_map<const gateway::ModelRoute*, gateway::GatewayMetrics::Route> route_metrics_;
 };
 

@@ -28,6 +28,9 @@
 #include "gateway/catalog.hpp"
 #include "gateway/metrics.hpp"
 #include "http/server.hpp"
+#include "limits/governor.hpp"
+#include "limits/memory_limiter.hpp"
+#include "limits/policy.hpp"
 #include "observability/metrics.hpp"
 #include "storage/sql/migrations.hpp"
 #include "storage/sql/postgres_database.hpp"
@@ -180,10 +183,20 @@ int App::Serve(const std::string& role) {
   gateway::ModelCatalog catalog(cfg_, ssl);
   usage::UsageRecorder usage(*db, ioc.get_executor(), cfg_.usage, log_, registry);
 
+  limits::OverrideRepository limit_overrides(*db);
+  limits::PolicyResolver limit_policies(cfg_.limits, limit_overrides, clock);
+  RunSync(ioc, limit_policies.Load());
+  std::unique_ptr<limits::Limiter> limiter = std::make_unique<limits::MemoryLimiter>();
+  // Model prices (cost budgets, usage cost): to be connected to the model catalog's prices.
+  // Until then no model has a price, so cost budgets count nothing and records cost 0.
+  limits::PriceLookup model_prices;
+  limits::Governor governor(cfg_.limits, *limiter, limit_policies, usage, model_prices, clock,
+                            ioc.get_executor(), log_, registry);
+
   std::atomic<bool> draining{false};
   http::Router api_router;
   api::HealthApi health(*db, draining);
-  api::OpenAiApi openai(authenticator, catalog, usage, gateway_metrics);
+  api::OpenAiApi openai(authenticator, catalog, usage, gateway_metrics, &governor);
   health.Register(api_router);
   if (role != "worker") openai.Register(api_router, cfg_.server);
 

@@ -63,6 +63,32 @@ struct UsageConfig {
   int buffer_capacity = 50000;
 };
 
+// One subject's limits; 0 means unlimited. Costs are in US dollars.
+struct LimitPolicyConfig {
+  std::int64_t requests_per_minute = 0;
+  std::int64_t tokens_per_minute = 0;
+  std::int64_t concurrent_requests = 0;
+  std::int64_t daily_tokens = 0;
+  std::int64_t monthly_tokens = 0;
+  double daily_cost_usd = 0;
+  double monthly_cost_usd = 0;
+};
+
+struct LimitsConfig {
+  bool enabled = true;
+  std::string backend = "memory";     // memory (this process) | redis (shared by every replica)
+  std::string failure_mode = "open";  // when the backend fails: open (admit) | closed (503)
+  std::int64_t max_tokens_default =
+      4096;  // worst-case completion reserved when max_tokens is unset
+  Duration lease = std::chrono::minutes(10);  // a concurrency slot a crashed replica held expires
+  Duration retry_interval =
+      std::chrono::seconds(1);  // degraded: how long before Redis is tried again
+  Duration override_refresh = std::chrono::seconds(5);  // overrides reloaded from the database
+  std::string key_prefix = "bro:limits:";
+  LimitPolicyConfig per_key;
+  LimitPolicyConfig per_user;
+};
+
 struct ProviderConfig {
   std::string name;
   std::string type;  // echo | openai | anthropic
@@ -93,6 +119,7 @@ struct Config {
   MetricsConfig metrics;
   AuthConfig auth;
   UsageConfig usage;
+  LimitsConfig limits;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
 };

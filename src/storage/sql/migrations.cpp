@@ -68,15 +68,11 @@ std::vector<Migration> MigrationsFor(std::string_view dialect,
       throw DatabaseError("duplicate migration version in " + std::string(f.path));
   }
   for (auto& [v, m] : specific) common[v] = m;
+  // Versions ascend but may leave gaps: each capability owns a range of numbers (limits:
+  // 0020-0029), so branches merged in any order never clash. Migrate applies every version
+  // not yet recorded, so a lower number merged later is still applied.
   std::vector<Migration> out;
-  int expected = 1;
-  for (auto& [v, m] : common) {
-    if (v != expected)
-      throw DatabaseError("migration versions must be contiguous; missing " +
-                          std::to_string(expected));
-    out.push_back(m);
-    ++expected;
-  }
+  for (auto& [v, m] : common) out.push_back(m);
   return out;
 }
 
