@@ -43,9 +43,12 @@ TEST(MigrationsFor, OtherDialectsAreIgnored) {
   EXPECT_EQ(MigrationsFor("sqlite", files).size(), 1U);
 }
 
-TEST(MigrationsFor, RejectsGaps) {
-  EXPECT_THROW(MigrationsFor("sqlite", {{"common/0001_a.sql", ""}, {"common/0003_c.sql", ""}}),
-               DatabaseError);
+TEST(MigrationsFor, AllowsGapsBetweenCapabilityRangesButStartsAtOne) {
+  const auto m =
+      MigrationsFor("sqlite", {{"common/0020_c.sql", "c"}, {"common/0001_a.sql", "a"}});
+  ASSERT_EQ(m.size(), 2U);
+  EXPECT_EQ(m[0].version, 1);
+  EXPECT_EQ(m[1].version, 20);
   EXPECT_THROW(MigrationsFor("sqlite", {{"common/0002_b.sql", ""}}), DatabaseError)
       << "must start at 1";
 }
