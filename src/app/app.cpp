@@ -22,7 +22,9 @@
 #include <thread>
 
 #include "api/health_api.hpp"
+#include "api/limits_api.hpp"
 #include "api/openai_api.hpp"
+#include "api/usage_api.hpp"
 #include "auth/api_keys.hpp"
 #include "common/random.hpp"
 #include "gateway/catalog.hpp"
@@ -197,8 +199,22 @@ int App::Serve(const std::string& role) {
   http::Router api_router;
   api::HealthApi health(*db, draining);
   api::OpenAiApi openai(authenticator, catalog, usage, gateway_metrics, &governor);
+  usage::UsageQuery usage_query(*db);
+  api::UsageApi usage_api(authenticator, usage_query, clock);
+  // The audit log (issue 4) connects here; until then a change is one structured log line.
+  api::LimitsApi limits_api(authenticator, limit_overrides, limit_policies, clock,
+                            [this](const api::LimitsAuditEvent& e) {
+                              log_.Info("audit", {{"action", std::string(e.action)},
+                                                  {"actor_user_id", e.actor.user_id},
+                                                  {"actor_key_prefix", e.actor.key_prefix},
+                                                  {"details", e.details}});
+                            });
   health.Register(api_router);
-  if (role != "worker") openai.Register(api_router, cfg_.server);
+  if (role != "worker") {
+    openai.Register(api_router, cfg_.server);
+    usage_api.Register(api_router);
+    limits_api.Register(api_router);
+  }
 
   http::Router metrics_router;
   metrics_router.Add({http::Verb::get, "/metrics", "/metrics",

@@ -30,6 +30,9 @@
 #include "gateway/sse.hpp"
 #include "integration/http_client.hpp"
 #include "integration/support.hpp"
+#include "limits/governor.hpp"
+#include "limits/memory_limiter.hpp"
+#include "limits/policy.hpp"
 #include "storage/sql/migrations.hpp"
 #include "storage/sql/sqlite_database.hpp"
 #include "usage/usage_recorder.hpp"
@@ -66,6 +69,10 @@ class GatewayFixture : public ::testing::Test {
  protected:
   virtual std::string Catalog() const { return kCatalog; }
   virtual config::Environment Env() const { return {}; }
+  virtual std::unique_ptr<limits::Limiter> MakeLimiter() {
+    return std::make_unique<limits::MemoryLimiter>();
+  }
+  virtual limits::PriceLookup Prices() const { return {}; }
 
   void SetUp() override {
     cfg_ = config::LoadFromString(Catalog(), Env());
@@ -82,7 +89,17 @@ class GatewayFixture : public ::testing::Test {
                                                     log_.Get(), registry_);
     gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(registry_);
     http_metrics_ = std::make_unique<http::HttpMetrics>(registry_);
-    api_ = std::make_unique<OpenAiApi>(*authenticator_, *catalog_, *usage_, *gateway_metrics_);
+    limit_overrides_ = std::make_unique<limits::OverrideRepository>(*db_);
+    limit_policies_ =
+        std::make_unique<limits::PolicyResolver>(cfg_.limits, *limit_overrides_, clock_);
+    testing::RunTask(ioc_, limit_policies_->Load());
+    ioc_.restart();
+    limiter_ = MakeLimiter();
+    governor_ = std::make_unique<limits::Governor>(cfg_.limits, *limiter_, *limit_policies_,
+                                                   *usage_, Prices(), clock_, ioc_.get_executor(),
+                                                   log_.Get(), registry_);
+    api_ = std::make_unique<OpenAiApi>(*authenticator_, *catalog_, *usage_, *gateway_metrics_,
+                                       governor_.get());
     api_->Register(router_, cfg_.server);
     health_ = std::make_unique<HealthApi>(*db_, draining_);
     health_->Register(router_);
@@ -181,6 +198,10 @@ class GatewayFixture : public ::testing::Test {
   std::unique_ptr<usage::UsageRecorder> usage_;
   std::unique_ptr<gateway::GatewayMetrics> gateway_metrics_;
   std::unique_ptr<http::HttpMetrics> http_metrics_;
+  std::unique_ptr<limits::OverrideRepository> limit_overrides_;
+  std::unique_ptr<limits::PolicyResolver> limit_policies_;
+  std::unique_ptr<limits::Limiter> limiter_;
+  std::unique_ptr<limits::Governor> governor_;
   std::unique_ptr<OpenAiApi> api_;
   std::unique_ptr<HealthApi> health_;
   http::Router router_;

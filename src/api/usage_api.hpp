@@ -1,0 +1,31 @@
+#pragma once
+
+#include "auth/api_keys.hpp"
+#include "common/time.hpp"
+#include "http/server.hpp"
+#include "usage/usage_query.hpp"
+
+namespace bro::api {
+
+// GET /api/v1/usage: usage aggregated by day, key, user and model over a date range, as JSON
+// or CSV. Admins see everything (and may filter by user, key, model); everyone else sees only
+// their own user's usage.
+class UsageApi {
+ public:
+  UsageApi(auth::Authenticator& auth, usage::UsageQuery& query, const common::Clock& clock)
+      : auth_(auth), query_(query), clock_(clock) {}
+  void Register(http::Router& router);
+
+ private:
+  http::Task<http::Response> Get(http::Exchange& ex);
+
+  auth::Authenticator& auth_;
+  usage::UsageQuery& query_;
+  const common::Clock& clock_;
+};
+
+// RFC 4180 field; text that a spreadsheet would run as a formula (=, +, -, @, tab, CR) is
+// prefixed with a single quote.
+std::string CsvField(std::string_view s);
+
+}  // namespace bro::api
