@@ -15,7 +15,11 @@ std::variant<QueryParams, http::ApiError> ParseQuery(std::string_view query,
   constexpr std::size_t kMaxParams = 16, kMaxValue = 256;
   QueryParams out;
   if (query.empty()) return out;
-  auto parsed = boost::urls::parse_query(query);
+  // Boost.URL 1.81's parse_query lets the last parameter run past the end of a view that is
+  // not NUL-terminated (the request target is a view into the header buffer: "format=csv
+  // HTTP/1.1"). A terminated copy keeps it inside.
+  const std::string terminated(query);
+  auto parsed = boost::urls::parse_query(terminated);
   if (!parsed) return BadParam("", "The query string is not valid percent-encoding.");
   for (const auto& p : *parsed) {
     if (out.size() == kMaxParams) return BadParam("", "Too many query parameters.");

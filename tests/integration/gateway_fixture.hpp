@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "api/health_api.hpp"
+#include "api/limits_api.hpp"
 #include "api/openai_api.hpp"
+#include "api/usage_api.hpp"
 #include "auth/api_keys.hpp"
 #include "config/config.hpp"
 #include "gateway/catalog.hpp"
@@ -101,6 +103,17 @@ class GatewayFixture : public ::testing::Test {
     api_ = std::make_unique<OpenAiApi>(*authenticator_, *catalog_, *usage_, *gateway_metrics_,
                                        governor_.get());
     api_->Register(router_, cfg_.server);
+    usage_query_ = std::make_unique<usage::UsageQuery>(*db_);
+    usage_api_ = std::make_unique<UsageApi>(*authenticator_, *usage_query_, clock_);
+    usage_api_->Register(router_);
+    limits_api_ = std::make_unique<LimitsApi>(
+        *authenticator_, *limit_overrides_, *limit_policies_, clock_,
+        [this](const LimitsAuditEvent& e) {
+          std::lock_guard lock(audit_mu_);
+          audit_events_.push_back(std::string(e.action) + " " + e.actor.user_id + " " +
+                                  json::serialize(e.details));
+        });
+    limits_api_->Register(router_);
     health_ = std::make_unique<HealthApi>(*db_, draining_);
     health_->Register(router_);
     http::ServerOptions options;
@@ -203,6 +216,11 @@ class GatewayFixture : public ::testing::Test {
   std::unique_ptr<limits::Limiter> limiter_;
   std::unique_ptr<limits::Governor> governor_;
   std::unique_ptr<OpenAiApi> api_;
+  std::unique_ptr<usage::UsageQuery> usage_query_;
+  std::unique_ptr<UsageApi> usage_api_;
+  std::unique_ptr<LimitsApi> limits_api_;
+  std::mutex audit_mu_;
+  std::vector<std::string> audit_events_;
   std::unique_ptr<HealthApi> health_;
   http::Router router_;
   std::unique_ptr<http::Server> server_;
