@@ -5,10 +5,12 @@
 #   b  nginx proxy_pass to that mock
 #   c  bro-ai -> openai provider -> the same mock (key auth, usage recording)
 #   d  bro-ai answering with the built-in echo model
+#   e  as c, plus limits in process (requests, tokens, concurrency, daily budget per key and user)
+#   f  as e, with the limiter in Redis (a local redis-server)
 #
 # Environment:
 #   BENCH_DURATION=10s  BENCH_WARMUP=2s  BENCH_CONNECTIONS=50  BENCH_THREADS=2
-#   BENCH_CASES="a b c d"   BRO_AI_BIN (default <repo>/build/release/bro-ai)
+#   BENCH_CASES="a b c d e f"   BRO_AI_BIN (default <repo>/build/release/bro-ai)
 #   BENCH_DATABASE_URL  bro-ai's database (default: SQLite in the temp dir)
 #   BENCH_OUT=FILE      also write the markdown table there
 set -euo pipefail
@@ -20,7 +22,7 @@ duration="${BENCH_DURATION:-10s}"
 warmup="${BENCH_WARMUP:-2s}"
 conns="${BENCH_CONNECTIONS:-50}"
 threads="${BENCH_THREADS:-2}"
-cases="${BENCH_CASES:-a b c d}"
+cases="${BENCH_CASES:-a b c d e f}"
 clk_tck="$(getconf CLK_TCK)"
 
 for tool in nginx wrk curl; do
@@ -158,18 +160,20 @@ start_nginx proxy "$proxy_port" "    location / {
   }"
 proxy_pid=$nginx_pid
 
-bro_pid=""
 bro_key=""
-bro_port=""
-if [[ " $cases " == *" c "* || " $cases " == *" d "* ]]; then
-  if [[ -x "$bin" ]]; then
-    bro_dir="$tmp/bro"
-    mkdir -p "$bro_dir"
-    bro_port="$(free_port)"
-    cat >"$bro_dir/app.yaml" <<EOF
+declare -A bro_port bro_pid
+redis_pid=""
+
+# start_bro NAME LIMITS_YAML [ENV=VALUE...]: a bro-ai of its own (same database and key).
+start_bro() {
+  local name=$1 limits=$2 dir="$tmp/bro-$1"
+  shift 2
+  mkdir -p "$dir"
+  bro_port[$name]="$(free_port)"
+  cat >"$dir/app.yaml" <<EOF
 server:
   host: 127.0.0.1
-  port: $bro_port
+  port: ${bro_port[$name]}
   shutdown_grace: 2s
 logging:
   level: warning
@@ -179,6 +183,7 @@ metrics:
   enabled: true
   host: 127.0.0.1
   port: $(free_port)
+$limits
 providers:
   - name: echo
     type: echo
@@ -193,22 +198,56 @@ models:
     provider: mock
     upstream_model: gpt-4o-mini
 EOF
-    export DATABASE_URL="${BENCH_DATABASE_URL:-sqlite://$bro_dir/bro.db}"
+  if [[ -z "$bro_key" ]]; then
+    "$bin" migrate --config "$dir/app.yaml" >"$dir/migrate.log" 2>&1 ||
+      { cat "$dir/migrate.log" >&2; exit 1; }
+    bro_key="$("$bin" admin create-key --config "$dir/app.yaml" --user bench@example.com --role developer --name bench)"
+  fi
+  env "$@" "$bin" serve --config "$dir/app.yaml" >"$dir/serve.log" 2>&1 &
+  bro_pid[$name]=$!
+  started+=("${bro_pid[$name]}")
+  wait_http "http://127.0.0.1:${bro_port[$name]}/health" || { tail -20 "$dir/serve.log" >&2; exit 1; }
+  echo "bench: bro-ai ($name) on 127.0.0.1:${bro_port[$name]} (pid ${bro_pid[$name]}), database $DATABASE_URL"
+}
+
+# Limits that every request is checked against and counted in, none of them reached.
+governed="limits:
+  max_tokens_default: 256
+  per_key: {requests_per_minute: 100000000, tokens_per_minute: 100000000000, concurrent_requests: 100000, daily_tokens: 100000000000000}
+  per_user: {requests_per_minute: 100000000, tokens_per_minute: 100000000000}"
+
+if [[ " $cases " == *" c "* || " $cases " == *" d "* || " $cases " == *" e "* || " $cases " == *" f "* ]]; then
+  if [[ -x "$bin" ]]; then
+    export DATABASE_URL="${BENCH_DATABASE_URL:-sqlite://$tmp/bro.db}"
     BRO_KEY_SECRET="$(od -An -tx1 -N32 /dev/urandom | tr -d " \n")"
     export BRO_KEY_SECRET
     export BRO_AUTH_BOOTSTRAP_ADMIN=false
     export BENCH_UPSTREAM_KEY="sk-bench-upstream"
-    "$bin" migrate --config "$bro_dir/app.yaml" >"$bro_dir/migrate.log" 2>&1 ||
-      { cat "$bro_dir/migrate.log" >&2; exit 1; }
-    bro_key="$("$bin" admin create-key --config "$bro_dir/app.yaml" --user bench@example.com --role developer --name bench)"
-    "$bin" serve --config "$bro_dir/app.yaml" >"$bro_dir/serve.log" 2>&1 &
-    bro_pid=$!
-    started+=("$bro_pid")
-    wait_http "http://127.0.0.1:$bro_port/health" || { tail -20 "$bro_dir/serve.log" >&2; exit 1; }
-    echo "bench: bro-ai on 127.0.0.1:$bro_port (pid $bro_pid), database $DATABASE_URL"
+    if [[ " $cases " == *" c "* || " $cases " == *" d "* ]]; then
+      start_bro plain "limits: {enabled: false}"
+    fi
+    if [[ " $cases " == *" e "* ]]; then start_bro memory "$governed"; fi
+    if [[ " $cases " == *" f "* ]]; then
+      if command -v redis-server >/dev/null; then
+        redis_port="$(free_port)"
+        redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+          --daemonize no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+        redis_pid=$!
+        started+=("$redis_pid")
+        for _ in $(seq 100); do
+          redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1 && break
+          sleep 0.05
+        done
+        start_bro redis "$governed
+  backend: redis" "REDIS_URL=redis://127.0.0.1:$redis_port/0"
+      else
+        echo "bench: NOTICE: redis-server is missing: case f skipped"
+        cases="$(tr -d 'f' <<<"$cases" | xargs)"
+      fi
+    fi
   else
-    echo "bench: NOTICE: no bro-ai binary at $bin: cases c and d skipped"
-    cases="$(tr -d 'cd' <<<"$cases" | xargs)"
+    echo "bench: NOTICE: no bro-ai binary at $bin: cases c to f skipped"
+    cases="$(tr -d 'cdef' <<<"$cases" | xargs)"
   fi
 fi
 
@@ -268,14 +307,19 @@ label[a]="a. nginx mock alone"
 label[b]="b. nginx proxy_pass → mock"
 label[c]="c. bro-ai openai provider → mock"
 label[d]="d. bro-ai echo model"
+label[e]="e. c + limits in process"
+label[f]="f. c + limits in Redis"
 
 echo "bench: wrk -t$threads -c$conns -d$duration (warm-up $warmup), cases: $cases"
 for c in $cases; do
   case "$c" in
     a) measure a "$mock_port" gpt-4o-mini "" "$mock_pid" ;;
     b) measure b "$proxy_port" gpt-4o-mini "" "$proxy_pid" ;;
-    c) measure c "$bro_port" gpt-4o-mini "$bro_key" "$bro_pid" ;;
-    d) measure d "$bro_port" echo "$bro_key" "$bro_pid" ;;
+    c) measure c "${bro_port[plain]}" gpt-4o-mini "$bro_key" "${bro_pid[plain]}" ;;
+    d) measure d "${bro_port[plain]}" echo "$bro_key" "${bro_pid[plain]}" ;;
+    e) measure e "${bro_port[memory]}" gpt-4o-mini "$bro_key" "${bro_pid[memory]}" ;;
+    # Redis does part of the limiter's work: its CPU counts as the server's.
+    f) measure f "${bro_port[redis]}" gpt-4o-mini "$bro_key" "${bro_pid[redis]}" "$redis_pid" ;;
     *) echo "bench: unknown case $c" >&2; exit 2 ;;
   esac
 done
@@ -285,7 +329,7 @@ table="$tmp/table.md"
   echo
   echo "| case | req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for c in a b c d; do
+  for c in a b c d e f; do
     [[ -n "${rps[$c]:-}" ]] || continue
     echo "| ${label[$c]} | ${rps[$c]} | ${p50[$c]} | ${p99[$c]} | ${cpu_us[$c]} | ${errors[$c]} |"
   done
@@ -295,11 +339,18 @@ table="$tmp/table.md"
       printf "c/b req/s = %.2f (issue 2 target >= 0.5; product target >= 1.0)\n", c / b
       printf "CPU per request c/b = %.2f (product target: c <= 25 µs)\n", cc / bc }'
   fi
+  for g in e f; do
+    [[ -n "${rps[c]:-}" && -n "${rps[$g]:-}" ]] || continue
+    awk -v g="${rps[$g]}" -v c="${rps[c]}" -v gc="${cpu_us[$g]}" -v cc="${cpu_us[c]}" -v n="$g" 'BEGIN {
+      target = n == "e" ? 10 : 25
+      printf "%s: governance path %.1f %% req/s below the plain path c (issue 5 target <= %d %%); limiter cost %.1f µs CPU per request (%s - c)\n",
+        n, (1 - g / c) * 100, target, gc - cc, n }'
+  done
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores ($(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)), Linux $(uname -r);"
   echo "$(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | awk 'NR == 1 {print $1, $2}'), bro-ai $( [[ -x "$bin" ]] && git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo -)."
   echo "wrk -t$threads -c$conns -d$duration, $(nproc) cores shared by wrk and the servers;"
-  echo "server CPU = utime+stime of nginx master+workers (a, b) or bro-ai (c, d); the mock's CPU is not in b or c."
+  echo "server CPU = utime+stime of nginx master+workers (a, b), bro-ai (c-f) and redis-server (f); the mock's CPU is not in b-f."
 } >"$table"
 cat "$table"
 if [[ -n "${BENCH_OUT:-}" ]]; then cp "$table" "$BENCH_OUT"; fi

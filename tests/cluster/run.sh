@@ -32,10 +32,10 @@ cleanup() {
   local rc=$? pid
   trap - EXIT INT TERM
   while read -r pid; do
-    [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null || true
+    if [[ -n "$pid" ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
   done <"$pids_file"
   while read -r pid; do
-    [[ -n "$pid" ]] && timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || true
+    if [[ -n "$pid" ]]; then timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || true; fi
   done <"$pids_file"
   "$repo/scripts/services/postgres.sh" stop "$tmp/pg" >/dev/null 2>&1 || true
   if [[ $rc -ne 0 ]]; then
