@@ -7,7 +7,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libboost-program-options1.81-dev libboost-context1.81-dev
-  libssl-dev libpq-dev libsqlite3-dev libyaml-cpp-dev
+  libssl-dev libpq-dev libsqlite3-dev libyaml-cpp-dev libhiredis-dev
 )
 test_pkgs=(
   googletest libgtest-dev libgmock-dev

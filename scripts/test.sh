@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (and .ci/run): install what is missing, build, start the services the
-# tests need (PostgreSQL 15 on loopback, in a temp dir), run every suite, stop what it started.
+# tests need (PostgreSQL 15 and Redis 7 on loopback, in a temp dir), run every suite, stop what it started.
 #
 #   1. coverage build (Debug, gcov) with the unit and integration tests (GoogleTest, SQLite + PostgreSQL)
 #   2. end-to-end suite against that build's binary (official OpenAI client, hostile input, shutdown)
@@ -20,6 +20,7 @@ work=$(mktemp -d /tmp/bro-test.XXXXXX)
 chmod 755 "${work}"
 cleanup() {
   local rc=$?
+  ./scripts/services/redis.sh stop "${work}/redis" || true
   ./scripts/services/postgres.sh stop "${work}/pg" || true
   rm -rf "${work}"
   exit "${rc}"
@@ -43,6 +44,9 @@ run_suite() {
 log "starting PostgreSQL 15"
 BRO_TEST_POSTGRES_URL=$(./scripts/services/postgres.sh start "${work}/pg")
 export BRO_TEST_POSTGRES_URL
+log "starting Redis 7"
+BRO_TEST_REDIS_URL=$(./scripts/services/redis.sh start "${work}/redis")
+export BRO_TEST_REDIS_URL
 
 log "building (coverage preset: Debug with gcov, tests on)"
 cmake --preset coverage >/dev/null

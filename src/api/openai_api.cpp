@@ -5,6 +5,7 @@
 
 #include "common/random.hpp"
 #include "common/time.hpp"
+#include "gateway/embeddings.hpp"
 
 namespace bro::api {
 namespace {
@@ -96,6 +97,9 @@ void OpenAiApi::Register(http::Router& router, const config::ServerConfig& serve
   router.Add({http::Verb::post, "/v1/chat/completions", "/v1/chat/completions",
               [this](http::Exchange& ex) { return ChatCompletions(ex); },
               server.chat_max_body_bytes});
+  router.Add({http::Verb::post, "/v1/embeddings", "/v1/embeddings",
+              [this](http::Exchange& ex) { return Embeddings(ex); },
+              server.embeddings_max_body_bytes});
 }
 
 http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex) {
@@ -123,39 +127,28 @@ http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex) {
   co_return res;
 }
 
-http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
-  const auto start = Clock::now();
+http::Task<std::variant<auth::Principal, http::Response>> OpenAiApi::Admit(http::Exchange& ex,
+                                                                           std::string_view what) {
   auto principal = co_await Authenticate(auth_, ex);
   if (!principal) co_return Unauthorized(ex);
   if (principal->role == auth::Role::kViewer) {
     co_return http::MakeError({Status::forbidden,
                                "invalid_request_error",
                                "insufficient_permissions",
-                               "Your role (viewer) cannot create completions.",
+                               "Your role (viewer) cannot create " + std::string(what) + ".",
                                {}},
                               ex.Req().version());
   }
-  auto parsed = gateway::ParseChatRequest(ex.Req().body());
-  if (auto* err = std::get_if<ApiError>(&parsed))
-    co_return http::MakeError(*err, ex.Req().version());
-  const auto& request = std::get<gateway::ChatRequest>(parsed);
-  const auto* route = catalog_.Find(request.model);
-  if (route == nullptr || !principal->MayUseModel(request.model))
-    co_return NotFoundModel(ex, request.model);
+  co_return std::move(*principal);
+}
 
-  limits::Admission admission;
-  if (governor_ != nullptr) co_await governor_->Admit(admission, *principal, request, route->name);
-  if (!admission.Admitted()) co_return admission.Refusal(ex.Version());
-  ExchangeSink sink(ex, admission);
-  gateway::ChatCall call{request, route->upstream_model, ex.TraceId(), ex.SpanId()};
-  auto outcome = co_await route->provider->Chat(call, sink);
-  std::int64_t cost_nanos = 0;
-  if (governor_ != nullptr) cost_nanos = co_await governor_->Settle(admission, outcome.usage);
-  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-
-  const std::string provider(route->provider->Name());
+void OpenAiApi::Record(http::Exchange& ex, const auth::Principal& principal,
+                       const gateway::ModelRoute& route, const gateway::ChatOutcome& outcome,
+                       std::chrono::milliseconds elapsed, bool streamed,
+                       limits::Admission& admission, std::int64_t cost_nanos) {
+  const std::string provider(route.provider->Name());
   const int status = outcome.client_gone ? 499 : static_cast<int>(outcome.status);
-  auto& m = route_metrics_.at(route);
+  auto& m = route_metrics_.at(&route);
   (outcome.client_gone           ? m.client_disconnected
    : !outcome.error_code.empty() ? m.error
                                  : m.success)
@@ -172,29 +165,90 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
   rec.id = common::TimeOrderedId();
   rec.created_at = common::NowIso8601();
   rec.request_id = ex.TraceId() + "-" + ex.SpanId();
-  rec.api_key_id = principal->key_id;
-  rec.user_id = principal->user_id;
-  rec.model = route->name;
+  rec.api_key_id = principal.key_id;
+  rec.user_id = principal.user_id;
+  rec.model = route.name;
   rec.provider = provider;
-  rec.deployment = provider + "/" + route->upstream_model;
+  rec.deployment = provider + "/" + route.upstream_model;
   rec.prompt_tokens = outcome.usage.prompt_tokens;
   rec.completion_tokens = outcome.usage.completion_tokens;
   rec.cost_nanos = cost_nanos;
   rec.latency_ms = elapsed.count();
   if (outcome.time_to_first_token) rec.ttft_ms = outcome.time_to_first_token->count();
   rec.status = status;
-  rec.streamed = request.stream;
+  rec.streamed = streamed;
   rec.error_code = outcome.error_code;
   usage_.Record(admission.TakeUsageSlot(), std::move(rec));
 
-  ex.LogFields()["model"] = route->name;
+  ex.LogFields()["model"] = route.name;
   if (!outcome.error_code.empty()) ex.LogFields()["ai_error"] = outcome.error_code;
+}
 
-  if (ex.Streaming()) co_return http::Response{};
-  auto res = http::MakeJson(outcome.status, std::move(outcome.body), ex.Req().version());
+namespace {
+
+http::Response Reply(const http::Exchange& ex, gateway::ChatOutcome& outcome,
+                     const limits::Admission& admission) {
+  auto res = http::MakeJson(outcome.status, std::move(outcome.body), ex.Version());
   if (!outcome.retry_after.empty()) res.set(http::Field::retry_after, outcome.retry_after);
   admission.AddHeaders(res);
-  co_return res;
+  return res;
+}
+
+}  // namespace
+
+http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex) {
+  const auto start = Clock::now();
+  auto admitted = co_await Admit(ex, "completions");
+  if (auto* refused = std::get_if<http::Response>(&admitted)) co_return std::move(*refused);
+  const auto& principal = std::get<auth::Principal>(admitted);
+  auto parsed = gateway::ParseChatRequest(ex.Req().body());
+  if (auto* err = std::get_if<ApiError>(&parsed))
+    co_return http::MakeError(*err, ex.Req().version());
+  const auto& request = std::get<gateway::ChatRequest>(parsed);
+  const auto* route = catalog_.Find(request.model);
+  if (route == nullptr || !principal.MayUseModel(request.model))
+    co_return NotFoundModel(ex, request.model);
+
+  limits::Admission admission;
+  if (governor_ != nullptr) co_await governor_->Admit(admission, principal, request, route->name);
+  if (!admission.Admitted()) co_return admission.Refusal(ex.Version());
+  ExchangeSink sink(ex, admission);
+  gateway::ChatCall call{request, route->upstream_model, ex.TraceId(), ex.SpanId()};
+  auto outcome = co_await route->provider->Chat(call, sink);
+  std::int64_t cost_nanos = 0;
+  if (governor_ != nullptr) cost_nanos = co_await governor_->Settle(admission, outcome.usage);
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  Record(ex, principal, *route, outcome, elapsed, request.stream, admission, cost_nanos);
+  if (ex.Streaming()) co_return http::Response{};
+  co_return Reply(ex, outcome, admission);
+}
+
+http::Task<http::Response> OpenAiApi::Embeddings(http::Exchange& ex) {
+  const auto start = Clock::now();
+  auto admitted = co_await Admit(ex, "embeddings");
+  if (auto* refused = std::get_if<http::Response>(&admitted)) co_return std::move(*refused);
+  const auto& principal = std::get<auth::Principal>(admitted);
+  auto parsed = gateway::ParseEmbeddingRequest(ex.Req().body());
+  if (auto* err = std::get_if<ApiError>(&parsed))
+    co_return http::MakeError(*err, ex.Req().version());
+  const auto& request = std::get<gateway::EmbeddingRequest>(parsed);
+  const auto* route = catalog_.Find(request.model);
+  if (route == nullptr || !principal.MayUseModel(request.model))
+    co_return NotFoundModel(ex, request.model);
+
+  limits::Admission admission;
+  if (governor_ != nullptr) {
+    co_await governor_->AdmitTokens(admission, principal, route->name,
+                                    limits::EstimateInputTokens(request.inputs), 0);
+  }
+  if (!admission.Admitted()) co_return admission.Refusal(ex.Version());
+  gateway::EmbedCall call{request, route->upstream_model, ex.TraceId(), ex.SpanId()};
+  auto outcome = co_await route->provider->Embed(call);
+  std::int64_t cost_nanos = 0;
+  if (governor_ != nullptr) cost_nanos = co_await governor_->Settle(admission, outcome.usage);
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  Record(ex, principal, *route, outcome, elapsed, false, admission, cost_nanos);
+  co_return Reply(ex, outcome, admission);
 }
 
 }  // namespace bro::api

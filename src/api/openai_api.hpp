@@ -1,6 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <string_view>
 #include <unordered_map>
+#include <variant>
 
 #include "auth/api_keys.hpp"
 #include "config/config.hpp"
@@ -25,6 +28,17 @@ class OpenAiApi {
   http::Task<http::Response> ListModels(http::Exchange& ex);
   http::Task<http::Response> GetModel(http::Exchange& ex);
   http::Task<http::Response> ChatCompletions(http::Exchange& ex);
+  http::Task<http::Response> Embeddings(http::Exchange& ex);
+
+  // The caller, if it may create `what` (developer, admin); else the 401/403 answer.
+  http::Task<std::variant<auth::Principal, http::Response>> Admit(http::Exchange& ex,
+                                                                  std::string_view what);
+  // Metrics, the usage record (in the room the admission reserved) and the log fields of one
+  // AI call.
+  void Record(http::Exchange& ex, const auth::Principal& principal,
+              const gateway::ModelRoute& route, const gateway::ChatOutcome& outcome,
+              std::chrono::milliseconds elapsed, bool streamed, limits::Admission& admission,
+              std::int64_t cost_nanos);
 
   auth::Authenticator& auth_;
   gateway::ModelCatalog& catalog_;

@@ -33,7 +33,11 @@
 #include "limits/governor.hpp"
 #include "limits/memory_limiter.hpp"
 #include "limits/policy.hpp"
+#include "limits/redis_limiter.hpp"
 #include "observability/metrics.hpp"
+#include "storage/kv/memory_kv_store.hpp"
+#include "storage/kv/redis_kv_store.hpp"
+#include "storage/redis/redis_client.hpp"
 #include "storage/sql/migrations.hpp"
 #include "storage/sql/postgres_database.hpp"
 #include "storage/sql/sqlite_database.hpp"
@@ -61,6 +65,15 @@ std::unique_ptr<storage::Database> OpenDatabase(const config::DatabaseConfig& cf
   }
   return std::make_unique<storage::PostgresDatabase>(std::move(ex), cfg.url, cfg.max_connections,
                                                      cfg.timeout);
+}
+
+std::unique_ptr<storage::redis::RedisClient> OpenRedis(const config::RedisConfig& cfg) {
+  if (cfg.url.empty()) return nullptr;
+  auto options = storage::redis::ParseRedisUrl(cfg.url);
+  options.connect_timeout = cfg.connect_timeout;
+  options.command_timeout = cfg.command_timeout;
+  options.max_idle = cfg.max_idle_connections;
+  return std::make_unique<storage::redis::RedisClient>(std::move(options));
 }
 
 // Embedded mode keeps a generated HMAC secret next to the database file.
@@ -147,6 +160,16 @@ int App::Serve(const std::string& role) {
   if (cfg_.database.migrate_on_start) RunSync(ioc, MigrateTask(*db, log_));
 
   common::SystemClock clock;
+  // Shared state (sessions, login state, cached responses) lives in Redis when REDIS_URL is
+  // set, so that every replica sees it; otherwise in this process.
+  auto redis = OpenRedis(cfg_.redis);
+  std::unique_ptr<storage::kv::KvStore> kv;
+  if (redis) {
+    kv = std::make_unique<storage::kv::RedisKvStore>(*redis, cfg_.redis.key_prefix);
+  } else {
+    kv = std::make_unique<storage::kv::MemoryKvStore>(std::size_t{64} << 20, clock);
+  }
+  log_.Info("shared state store", {{"backend", std::string(kv->Backend())}});
   auth::KeyRepository keys(*db);
   auth::Authenticator authenticator(keys, auth::KeyHasher(ResolveKeySecret(cfg_)),
                                     cfg_.auth.key_cache_ttl, clock);
@@ -182,13 +205,22 @@ int App::Serve(const std::string& role) {
   asio::ssl::context ssl(asio::ssl::context::tls_client);
   ssl.set_default_verify_paths();
   ssl.set_verify_mode(asio::ssl::verify_peer);
-  gateway::ModelCatalog catalog(cfg_, ssl);
+  gateway::ModelCatalog catalog(cfg_, ssl, clock);
   usage::UsageRecorder usage(*db, ioc.get_executor(), cfg_.usage, log_, registry);
 
   limits::OverrideRepository limit_overrides(*db);
   limits::PolicyResolver limit_policies(cfg_.limits, limit_overrides, clock);
   RunSync(ioc, limit_policies.Load());
-  std::unique_ptr<limits::Limiter> limiter = std::make_unique<limits::MemoryLimiter>();
+  std::unique_ptr<limits::Limiter> limiter;
+  if (cfg_.limits.backend == "redis") {
+    // Validated at load: limits.backend redis requires redis.url, so `redis` is set.
+    limiter = std::make_unique<limits::RedisLimiter>(*redis, cfg_.redis.key_prefix + "limits:");
+  } else {
+    limiter = std::make_unique<limits::MemoryLimiter>();
+  }
+  log_.Info("limits", {{"enabled", cfg_.limits.enabled},
+                       {"backend", std::string(limiter->Backend())},
+                       {"failure_mode", cfg_.limits.failure_mode}});
   // Model prices (cost budgets, usage cost): to be connected to the model catalog's prices.
   // Until then no model has a price, so cost budgets count nothing and records cost 0.
   limits::PriceLookup model_prices;

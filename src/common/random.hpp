@@ -17,6 +17,8 @@ double RandomUnit();
 std::string TimeOrderedId();
 
 std::string HexEncode(std::string_view bytes);
+// Standard base64 with padding (RFC 4648 section 4).
+std::string Base64(std::string_view bytes);
 // URL-safe base64 without padding.
 std::string Base64Url(std::string_view bytes);
 

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/url.hpp"
+#include "storage/redis/redis_client.hpp"
 
 extern char** environ;  // NOLINT(readability-identifier-naming): POSIX name
 
@@ -132,10 +133,22 @@ const Fields<ServerConfig>& ServerFields() {
       BRO_SIZE(ServerConfig, max_header_bytes, 1024),
       BRO_SIZE(ServerConfig, max_body_bytes, 1024),
       BRO_SIZE(ServerConfig, chat_max_body_bytes, 1024),
+      BRO_SIZE(ServerConfig, embeddings_max_body_bytes, 1024),
       BRO_DUR(ServerConfig, read_timeout, milliseconds(100)),
       BRO_DUR(ServerConfig, idle_timeout, milliseconds(100)),
       BRO_DUR(ServerConfig, write_timeout, milliseconds(100)),
       BRO_DUR(ServerConfig, shutdown_grace, milliseconds(0)),
+  };
+  return kFields;
+}
+
+const Fields<RedisConfig>& RedisFields() {
+  static const Fields<RedisConfig> kFields = {
+      BRO_STR(RedisConfig, url),
+      BRO_DUR(RedisConfig, connect_timeout, milliseconds(10)),
+      BRO_DUR(RedisConfig, command_timeout, milliseconds(10)),
+      BRO_INT(RedisConfig, max_idle_connections, 0, 10000),
+      BRO_STR(RedisConfig, key_prefix),
   };
   return kFields;
 }
@@ -234,11 +247,6 @@ const Fields<LimitsConfig>& LimitsFields() {
       BRO_DUR(LimitsConfig, lease, milliseconds(1000)),
       BRO_DUR(LimitsConfig, retry_interval, milliseconds(10)),
       BRO_DUR(LimitsConfig, override_refresh, milliseconds(100)),
-      {"key_prefix",
-       [](LimitsConfig& c, const std::string& k, const std::string& v) {
-         if (v.empty() || v.size() > 64) Fail(k, "must be 1 to 64 characters");
-         c.key_prefix = v;
-       }},
   };
   return kFields;
 }
@@ -248,8 +256,8 @@ const Fields<ProviderConfig>& ProviderFields() {
       BRO_STR(ProviderConfig, name),
       {"type",
        [](ProviderConfig& c, const std::string& k, const std::string& v) {
-         if (v != "echo" && v != "openai" && v != "anthropic") {
-           Fail(k, "expected echo, openai or anthropic, got '" + v + "'");
+         if (v != "echo" && v != "openai" && v != "anthropic" && v != "vertex") {
+           Fail(k, "expected echo, openai, anthropic or vertex, got '" + v + "'");
          }
          c.type = v;
        }},
@@ -262,6 +270,17 @@ const Fields<ProviderConfig>& ProviderFields() {
       BRO_INT(ProviderConfig, max_idle_connections, 0, 100000),
       BRO_STR(ProviderConfig, anthropic_version),
       BRO_INT(ProviderConfig, max_tokens_default, 1, 1000000),
+      BRO_STR(ProviderConfig, project),
+      BRO_STR(ProviderConfig, location),
+      {"auth",
+       [](ProviderConfig& c, const std::string& k, const std::string& v) {
+         if (v != "metadata" && v != "api_key") {
+           Fail(k, "expected metadata or api_key, got '" + v + "'");
+         }
+         c.auth = v;
+       }},
+      BRO_STR(ProviderConfig, metadata_host),
+      BRO_INT(ProviderConfig, embedding_batch_size, 1, 250),
       BRO_DUR(ProviderConfig, token_delay, milliseconds(0)),
       BRO_DUR(ProviderConfig, latency, milliseconds(0)),
   };
@@ -383,6 +402,54 @@ bool IsPostgresUrl(const std::string& url) {
   return url.starts_with("postgres://") || url.starts_with("postgresql://");
 }
 
+// Characters of a Google Cloud region and project id (also domain-scoped "example.com:p"): they
+// go into a host name and a URL path.
+bool GoogleId(const std::string& s) {
+  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](unsigned char ch) {
+    return std::islower(ch) || std::isdigit(ch) || ch == '-' || ch == '.' || ch == ':';
+  });
+}
+
+void ValidateVertex(ProviderConfig& p, const std::string& at, const Environment& env) {
+  const bool has_key = !p.api_key_env.empty() || !p.api_key_file.empty();
+  if (p.auth.empty()) p.auth = has_key ? "api_key" : "metadata";
+  if (p.auth == "api_key" && !has_key) {
+    Fail(at + ".auth", "api_key needs api_key_env or api_key_file");
+  }
+  if (p.auth == "metadata" && has_key) {
+    Fail(at + ".auth", "metadata does not use an API key: drop api_key_env/api_key_file");
+  }
+  if (!GoogleId(p.location) || p.location.find_first_of(".:") != std::string::npos) {
+    Fail(at + ".location", "expected a region such as us-central1, europe-west4 or global");
+  }
+  if (p.project.empty() && p.auth == "metadata") Fail(at + ".project", "required");
+  if (!p.project.empty() && !GoogleId(p.project)) {
+    Fail(at + ".project", "expected a project id (lower-case letters, digits, hyphens)");
+  }
+  if (p.base_url.empty()) {
+    // Without a project (API-key "express mode") the global endpoint serves the model.
+    p.base_url = p.location == "global" || p.project.empty()
+                     ? "https://aiplatform.googleapis.com"
+                     : "https://" + p.location + "-aiplatform.googleapis.com";
+  }
+  if (p.auth == "metadata") {
+    if (p.metadata_host.empty()) {
+      auto it = env.find("GCE_METADATA_HOST");
+      p.metadata_host =
+          it != env.end() && !it->second.empty() ? it->second : "metadata.google.internal";
+    }
+    bool ok = p.metadata_host.find_first_of("/?#@ ") == std::string::npos;
+    if (ok) {
+      try {
+        common::ParseBaseUrl("http://" + p.metadata_host);
+      } catch (const std::invalid_argument&) {
+        ok = false;
+      }
+    }
+    if (!ok) Fail(at + ".metadata_host", "expected host[:port] (also from GCE_METADATA_HOST)");
+  }
+}
+
 void Validate(Config& c, const Environment& env) {
   if (!c.database.url.starts_with("sqlite://") && !IsPostgresUrl(c.database.url)) {
     // Never echo a URL that may carry a password.
@@ -403,6 +470,18 @@ void Validate(Config& c, const Environment& env) {
     Fail("auth.key_secret_file", "the API-key secret must be at least 32 characters");
   }
 
+  if (!c.redis.url.empty()) {
+    try {
+      storage::redis::ParseRedisUrl(c.redis.url);
+    } catch (const std::invalid_argument& e) {
+      Fail("redis.url", e.what());  // the message never repeats the URL (it may hold a password)
+    }
+  }
+  if (c.redis.key_prefix.size() > 64) Fail("redis.key_prefix", "longer than 64 characters");
+  if (c.limits.backend == "redis" && c.redis.url.empty()) {
+    Fail("limits.backend", "redis needs redis.url (or REDIS_URL)");
+  }
+
   std::set<std::string> provider_names;
   for (std::size_t i = 0; i < c.providers.size(); ++i) {
     auto& p = c.providers[i];
@@ -415,7 +494,8 @@ void Validate(Config& c, const Environment& env) {
       if (p.base_url.empty()) p.base_url = "https://api.anthropic.com";
       if (p.anthropic_version.empty()) Fail(at + ".anthropic_version", "must not be empty");
     }
-    if (p.type == "openai" || p.type == "anthropic") {
+    if (p.type == "vertex") ValidateVertex(p, at, env);
+    if (p.type == "openai" || p.type == "anthropic" || p.type == "vertex") {
       try {
         common::ParseBaseUrl(p.base_url);
       } catch (const std::invalid_argument& e) {
@@ -470,9 +550,9 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   bool has_catalog = false;
   if (root && !root.IsNull()) {
     if (!root.IsMap()) throw ConfigError("config: the top level must be a mapping");
-    static const std::set<std::string> kSections = {"server",  "database",  "logging",
-                                                    "metrics", "auth",      "usage",
-                                                    "limits",  "providers", "models"};
+    static const std::set<std::string> kSections = {"server",    "database", "logging", "metrics",
+                                                    "auth",      "usage",    "limits",  "redis",
+                                                    "providers", "models"};
     for (const auto& entry : root) {
       const auto name = entry.first.as<std::string>("");
       if (!kSections.contains(name)) Fail(name, "unknown key");
@@ -486,6 +566,7 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
       ApplyMap(root["auth"], "auth", AuthFields(), c.auth);
       ApplyMap(root["usage"], "usage", UsageFields(), c.usage);
       ApplyLimits(root["limits"], c.limits);
+      ApplyMap(root["redis"], "redis", RedisFields(), c.redis);
       c.providers = ApplyList(root["providers"], "providers", ProviderFields());
       c.models = ApplyList(root["models"], "models", ModelFields());
     } catch (const YAML::Exception& e) {
@@ -509,6 +590,10 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   ApplyEnv(env, "limits", LimitsFields(), c.limits);
   ApplyEnv(env, "limits_per_key", LimitPolicyFields(), c.limits.per_key);
   ApplyEnv(env, "limits_per_user", LimitPolicyFields(), c.limits.per_user);
+  ApplyEnv(env, "redis", RedisFields(), c.redis);
+  if (auto it = env.find("REDIS_URL"); it != env.end() && !it->second.empty()) {
+    c.redis.url = it->second;
+  }
   if (auto it = env.find("DATABASE_URL"); it != env.end() && !it->second.empty()) {
     c.database.url = it->second;
   } else if (!c.database.url_file.empty()) {
@@ -543,7 +628,9 @@ std::vector<std::pair<std::string, std::string>> EnvironmentOverrides() {
     out.emplace_back(EnvName("limits_per_key", f.key), "limits.per_key." + f.key);
     out.emplace_back(EnvName("limits_per_user", f.key), "limits.per_user." + f.key);
   }
+  add("redis", RedisFields());
   out.emplace_back("DATABASE_URL", "database.url");
+  out.emplace_back("REDIS_URL", "redis.url");
   out.emplace_back("BRO_KEY_SECRET", "auth.key_secret_file (the secret itself)");
   return out;
 }

@@ -20,6 +20,7 @@ struct ServerConfig {
   std::uint64_t max_header_bytes = std::uint64_t{16} << 10;
   std::uint64_t max_body_bytes = std::uint64_t{1} << 20;
   std::uint64_t chat_max_body_bytes = std::uint64_t{8} << 20;
+  std::uint64_t embeddings_max_body_bytes = std::uint64_t{4} << 20;
   Duration read_timeout = std::chrono::seconds(30);
   Duration idle_timeout = std::chrono::seconds(60);
   Duration write_timeout = std::chrono::seconds(30);
@@ -78,20 +79,28 @@ struct LimitsConfig {
   bool enabled = true;
   std::string backend = "memory";     // memory (this process) | redis (shared by every replica)
   std::string failure_mode = "open";  // when the backend fails: open (admit) | closed (503)
-  std::int64_t max_tokens_default =
-      4096;  // worst-case completion reserved when max_tokens is unset
-  Duration lease = std::chrono::minutes(10);  // a concurrency slot a crashed replica held expires
-  Duration retry_interval =
-      std::chrono::seconds(1);  // degraded: how long before Redis is tried again
-  Duration override_refresh = std::chrono::seconds(5);  // overrides reloaded from the database
-  std::string key_prefix = "bro:limits:";
+  // Completion tokens reserved when a request sets no max_tokens.
+  std::int64_t max_tokens_default = 4096;
+  // A concurrency slot held by a replica that died is freed after this.
+  Duration lease = std::chrono::minutes(10);
+  // While the backend fails, how long before it is tried again.
+  Duration retry_interval = std::chrono::seconds(1);
+  Duration override_refresh = std::chrono::seconds(5);  // overrides re-read from the database
   LimitPolicyConfig per_key;
   LimitPolicyConfig per_user;
 };
 
+struct RedisConfig {
+  std::string url;  // empty: no Redis, state stays in-process; REDIS_URL wins
+  Duration connect_timeout = std::chrono::seconds(2);
+  Duration command_timeout = std::chrono::seconds(1);
+  int max_idle_connections = 32;  // per I/O thread
+  std::string key_prefix = "bro:";
+};
+
 struct ProviderConfig {
   std::string name;
-  std::string type;  // echo | openai | anthropic
+  std::string type;  // echo | openai | anthropic | vertex
   std::string base_url;
   std::string api_key_env;
   std::string api_key_file;
@@ -101,7 +110,16 @@ struct ProviderConfig {
   Duration total_timeout = std::chrono::seconds(600);
   int max_idle_connections = 64;
   std::string anthropic_version = "2023-06-01";  // anthropic only: the anthropic-version header
-  std::int64_t max_tokens_default = 4096;   // anthropic only: max_tokens when the client sets none
+  std::int64_t max_tokens_default = 4096;  // anthropic only: max_tokens when the client sets none
+  // vertex only: the Google Cloud project and region in the model's resource name, how the
+  // gateway authenticates (metadata: an OAuth token from the GCE metadata server; api_key:
+  // x-goog-api-key), the metadata server's host[:port] (resolved: this key, else
+  // $GCE_METADATA_HOST, else metadata.google.internal), inputs per embeddings predict call.
+  std::string project;
+  std::string location = "us-central1";
+  std::string auth;
+  std::string metadata_host;
+  int embedding_batch_size = 250;
   Duration token_delay = Duration::zero();  // echo only: pause between streamed chunks
   Duration latency = Duration::zero();      // echo only: pause before the first byte
 };
@@ -120,6 +138,7 @@ struct Config {
   AuthConfig auth;
   UsageConfig usage;
   LimitsConfig limits;
+  RedisConfig redis;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
 };

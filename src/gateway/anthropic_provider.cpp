@@ -29,33 +29,12 @@ Task<ChatOutcome> AnthropicProvider::Run(const ChatCall& call, StreamSink& sink,
   auto answer = co_await SendAndRead(exchange, req, stream, deadlines, anthropic::TranslateError);
   if (auto* done = std::get_if<ChatOutcome>(&answer)) co_return std::move(*done);
   if (!stream) {
-    const auto& content = std::get<std::string>(answer);
-    auto completion = anthropic::TranslateResponse(content, call.request.model, created);
-    if (!completion) {
-      co_return ErrorOutcome(UpstreamError(http::Status::bad_gateway, "upstream_error",
-                                           "The upstream provider's response is not a message."));
-    }
-    ChatOutcome out;
-    out.status = http::Status::ok;
-    out.body = std::move(completion->body);
-    out.usage = completion->usage;
-    out.time_to_first_token = std::chrono::duration_cast<std::chrono::milliseconds>(
-        UpstreamClock::now() - deadlines.start);
-    co_return out;
+    co_return TranslatedOutcome(
+        anthropic::TranslateResponse(std::get<std::string>(answer), call.request.model, created),
+        deadlines);
   }
-
   anthropic::StreamTranslator translator(call.request.model, call.request.include_usage, created);
-  auto translate = [&](std::string_view event, std::vector<std::string>& out) {
-    const bool more = translator.OnEvent(event, out);
-    progress.usage = translator.Tokens();
-    progress.prompt_reported = translator.PromptReported();
-    progress.completion_reported = translator.CompletionReported();
-    progress.completion_chars = translator.GeneratedChars();
-    return more;
-  };
-  auto end = co_await RelaySse(exchange, sink, progress, deadlines, translate);
-  co_return co_await FinishStream(exchange, sink, progress, call.request, std::move(end),
-                                  translator.Finished(), translator.Error());
+  co_return co_await RelayTranslated(exchange, sink, progress, call.request, deadlines, translator);
 }
 
 }  // namespace bro::gateway

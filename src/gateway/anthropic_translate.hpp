@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gateway/chat.hpp"
+#include "gateway/openai_shape.hpp"
 
 // Translation between the OpenAI chat shape and Anthropic's Messages API
 // (https://docs.anthropic.com/en/api/messages, streaming: .../messages-streaming).
@@ -26,11 +27,6 @@ std::variant<boost::json::object, ApiError> TranslateRequest(const boost::json::
 // OpenAI's finish_reason for an Anthropic stop_reason.
 std::string_view FinishReason(std::string_view stop_reason);
 
-struct Completion {
-  std::string body;  // an OpenAI chat.completion
-  Usage usage;
-};
-
 // An Anthropic message as an OpenAI chat.completion named `model`; nullopt when it is not a
 // message.
 std::optional<Completion> TranslateResponse(std::string_view anthropic_body,
@@ -41,38 +37,15 @@ std::optional<Completion> TranslateResponse(std::string_view anthropic_body,
 std::string TranslateError(std::string_view anthropic_body, unsigned status);
 
 // Turns Anthropic stream events into OpenAI chat.completion.chunk events as they arrive.
-class StreamTranslator {
+class StreamTranslator : public ChunkStream {
  public:
   StreamTranslator(std::string model, bool include_usage, std::int64_t created);
-
-  // One complete SSE event from the upstream; the OpenAI events it makes are appended to `out`.
-  // Returns false when the stream must end (an in-band error, or data that is not JSON).
-  bool OnEvent(std::string_view sse_event, std::vector<std::string>& out);
-
-  bool Finished() const { return finished_; }          // message_stop arrived
-  const std::string& Error() const { return error_; }  // set when the upstream reported one
-  const Usage& Tokens() const { return usage_; }
-  bool PromptReported() const { return prompt_reported_; }
-  bool CompletionReported() const { return completion_reported_; }
-  std::size_t GeneratedChars() const { return generated_chars_; }
+  bool OnEvent(std::string_view sse_event, std::vector<std::string>& out) override;
 
  private:
-  std::string Chunk(boost::json::object delta, const char* finish_reason) const;
-
-  std::string model_;
-  bool include_usage_;
-  std::int64_t created_;
-  std::string id_ = "chatcmpl-anthropic";
   std::map<std::int64_t, std::int64_t> tool_index_;  // content block index -> tool_calls index
-  std::map<std::int64_t, bool> text_blocks_;
   std::string finish_reason_;
   bool finish_sent_ = false;
-  bool finished_ = false;
-  std::string error_;
-  Usage usage_;
-  bool prompt_reported_ = false;
-  bool completion_reported_ = false;
-  std::size_t generated_chars_ = 0;
 };
 
 }  // namespace bro::gateway::anthropic

@@ -3,10 +3,12 @@
 #include "gateway/anthropic_provider.hpp"
 #include "gateway/echo_provider.hpp"
 #include "gateway/openai_provider.hpp"
+#include "gateway/vertex_provider.hpp"
 
 namespace bro::gateway {
 
-ModelCatalog::ModelCatalog(const config::Config& cfg, boost::asio::ssl::context& ssl) {
+ModelCatalog::ModelCatalog(const config::Config& cfg, boost::asio::ssl::context& ssl,
+                           const common::Clock& clock) {
   std::unordered_map<std::string, Provider*> by_name;
   for (const auto& p : cfg.providers) {
     std::unique_ptr<Provider> provider;
@@ -14,6 +16,8 @@ ModelCatalog::ModelCatalog(const config::Config& cfg, boost::asio::ssl::context&
       provider = std::make_unique<EchoProvider>(p);
     } else if (p.type == "anthropic") {
       provider = std::make_unique<AnthropicProvider>(p, ssl);
+    } else if (p.type == "vertex") {
+      provider = std::make_unique<VertexProvider>(p, ssl, clock);
     } else {
       provider = std::make_unique<OpenAiProvider>(p, ssl);
     }

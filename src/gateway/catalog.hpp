@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/time.hpp"
 #include "config/config.hpp"
 #include "gateway/chat.hpp"
 
@@ -21,7 +22,9 @@ struct ModelRoute {
 // Public model names and the provider that serves each, built from config.
 class ModelCatalog {
  public:
-  ModelCatalog(const config::Config& cfg, boost::asio::ssl::context& ssl);
+  // `clock` decides when cached upstream credentials expire (vertex).
+  ModelCatalog(const config::Config& cfg, boost::asio::ssl::context& ssl,
+               const common::Clock& clock);
   const ModelRoute* Find(std::string_view name) const;
   const std::vector<ModelRoute>& Models() const { return models_; }
 

@@ -177,6 +177,12 @@ std::int64_t EstimatePromptTokens(const boost::json::object& request) {
   return n;
 }
 
+Task<ChatOutcome> Provider::Embed(const EmbedCall& call) {
+  (void)call;
+  co_return ErrorOutcome(Invalid("The model does not support embeddings.", "model",
+                                 "model_does_not_support_embeddings"));
+}
+
 ChatOutcome ErrorOutcome(const ApiError& e) {
   ChatOutcome o;
   o.status = e.status;

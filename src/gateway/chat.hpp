@@ -73,12 +73,17 @@ struct ChatCall {
   std::string span_id;
 };
 
+struct EmbedCall;  // gateway/embeddings.hpp
+
 class Provider {
  public:
   virtual ~Provider() = default;
   virtual std::string_view Name() const = 0;
   virtual std::string_view Type() const = 0;
   virtual Task<ChatOutcome> Chat(const ChatCall& call, StreamSink& sink) = 0;
+  // POST /v1/embeddings; the outcome's body is the OpenAI embeddings list (never streamed).
+  // Providers without embeddings answer 400 `model does not support embeddings`.
+  virtual Task<ChatOutcome> Embed(const EmbedCall& call);
 };
 
 ChatOutcome ErrorOutcome(const ApiError& e);

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "common/random.hpp"
+#include "gateway/embeddings.hpp"
 
 namespace bro::gateway {
 namespace {
@@ -210,6 +211,22 @@ Task<ChatOutcome> EchoProvider::Chat(const ChatCall& call, StreamSink& sink) {
   auto result = co_await (produce() || sink.ClientGone());
   if (result.index() == 1) out.client_gone = true;
   if (out.client_gone) out.error_code = "client_disconnected";
+  co_return out;
+}
+
+Task<ChatOutcome> EchoProvider::Embed(const EmbedCall& call) {
+  const auto& request = call.request;
+  const auto dimensions =
+      static_cast<std::size_t>(request.dimensions.value_or(kEchoEmbeddingDimensions));
+  std::vector<std::vector<float>> vectors;
+  vectors.reserve(request.inputs.size());
+  ChatOutcome out;
+  for (const auto& text : request.inputs) {
+    vectors.push_back(EchoEmbedding(text, dimensions));
+    out.usage.prompt_tokens += EstimateTokens(text);
+  }
+  out.status = http::Status::ok;
+  out.body = EmbeddingResponse(vectors, request.model, out.usage.prompt_tokens, request.base64);
   co_return out;
 }
 

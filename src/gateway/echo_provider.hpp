@@ -16,6 +16,9 @@ class EchoProvider : public Provider {
   std::string_view Name() const override { return name_; }
   std::string_view Type() const override { return "echo"; }
   Task<ChatOutcome> Chat(const ChatCall& call, StreamSink& sink) override;
+  // Deterministic unit vectors derived from a hash of each input (gateway/embeddings), of
+  // `dimensions` or 16 components.
+  Task<ChatOutcome> Embed(const EmbedCall& call) override;
 
  private:
   std::string name_;

@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "gateway/embeddings.hpp"
 #include "gateway/sse.hpp"
 
 namespace bro::gateway {
@@ -54,7 +55,22 @@ std::size_t DeltaChars(const json::object& chunk) {
   return n;
 }
 
+// Upstream errors are already OpenAI error objects.
+std::string Verbatim(std::string_view body, unsigned /*status*/) {
+  return std::string(body);
+}
+
 }  // namespace
+
+bhttp::request<bhttp::string_body> OpenAiProvider::Post(const std::string& path, bool stream,
+                                                        const std::string& trace_id,
+                                                        const std::string& span_id,
+                                                        std::string payload) const {
+  auto req = UpstreamPost(pool_.Target(), pool_.Target().base_path + path, stream, trace_id,
+                          span_id, std::move(payload));
+  if (!api_key_.empty()) req.set(bhttp::field::authorization, "Bearer " + api_key_);
+  return req;
+}
 
 Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink,
                                       CallProgress& progress, Deadlines deadlines) {
@@ -77,14 +93,10 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink,
   } else {
     payload = std::string(call.request.raw);
   }
-  auto req = UpstreamPost(pool_.Target(), pool_.Target().base_path + "/chat/completions", stream,
-                          call, std::move(payload));
-  if (!api_key_.empty()) req.set(bhttp::field::authorization, "Bearer " + api_key_);
+  auto req = Post("/chat/completions", stream, call.trace_id, call.span_id, std::move(payload));
 
   UpstreamExchange exchange(pool_, progress);
-  auto answer =
-      co_await SendAndRead(exchange, req, stream, deadlines,
-                           [](std::string_view body, unsigned) { return std::string(body); });
+  auto answer = co_await SendAndRead(exchange, req, stream, deadlines, Verbatim);
   if (auto* done = std::get_if<ChatOutcome>(&answer)) co_return std::move(*done);
   if (!stream) {
     auto& content = std::get<std::string>(answer);
@@ -136,6 +148,35 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink,
   auto end = co_await RelaySse(exchange, sink, progress, deadlines, relay);
   co_return co_await FinishStream(exchange, sink, progress, call.request, std::move(end), saw_done,
                                   std::move(stream_error));
+}
+
+Task<ChatOutcome> OpenAiProvider::Embed(const EmbedCall& call) {
+  const auto& request = call.request;
+  std::string payload;
+  if (call.upstream_model != request.model) {
+    json::object body = request.body;
+    body["model"] = call.upstream_model;
+    payload = json::serialize(body);
+  } else {
+    payload = std::string(request.raw);
+  }
+  auto req = Post("/embeddings", false, call.trace_id, call.span_id, std::move(payload));
+  const auto deadlines = StartDeadlines();
+  CallProgress progress;
+  UpstreamExchange exchange(pool_, progress);
+  auto answer = co_await SendAndRead(exchange, req, false, deadlines, Verbatim);
+  if (auto* done = std::get_if<ChatOutcome>(&answer)) co_return std::move(*done);
+  ChatOutcome out;
+  out.status = http::Status::ok;
+  out.body = std::move(std::get<std::string>(answer));
+  boost::system::error_code jec;
+  auto parsed = json::parse(out.body, jec);
+  if (!jec && parsed.is_object()) ReadUsage(parsed.as_object(), progress);
+  out.usage.prompt_tokens = progress.usage.prompt_tokens;
+  if (!progress.prompt_reported) {
+    for (const auto& text : request.inputs) out.usage.prompt_tokens += EstimateTokens(text);
+  }
+  co_return out;
 }
 
 }  // namespace bro::gateway

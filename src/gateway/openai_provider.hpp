@@ -18,10 +18,16 @@ class OpenAiProvider : public UpstreamProvider {
  public:
   using UpstreamProvider::UpstreamProvider;
   std::string_view Type() const override { return "openai"; }
+  // Relayed to {base_url}/embeddings like a chat completion: byte for byte, the model renamed.
+  Task<ChatOutcome> Embed(const EmbedCall& call) override;
 
  private:
   Task<ChatOutcome> Run(const ChatCall& call, StreamSink& sink, CallProgress& progress,
                         Deadlines deadlines) override;
+  // A POST of `payload` to {base_url}{path} with the provider's key.
+  bhttp::request<bhttp::string_body> Post(const std::string& path, bool stream,
+                                          const std::string& trace_id, const std::string& span_id,
+                                          std::string payload) const;
 };
 
 }  // namespace bro::gateway

@@ -77,7 +77,8 @@ Task<ChatOutcome> RunWatchingClient(const ChatCall& call, StreamSink& sink,
 
 bhttp::request<bhttp::string_body> UpstreamPost(const UpstreamTarget& target,
                                                 const std::string& path, bool stream,
-                                                const ChatCall& call, std::string body) {
+                                                const std::string& trace_id,
+                                                const std::string& span_id, std::string body) {
   bhttp::request<bhttp::string_body> req{bhttp::verb::post, path, 11};
   const bool default_port =
       (target.tls && target.port == "443") || (!target.tls && target.port == "80");
@@ -85,7 +86,7 @@ bhttp::request<bhttp::string_body> UpstreamPost(const UpstreamTarget& target,
   req.set(bhttp::field::content_type, "application/json");
   req.set(bhttp::field::accept, stream ? "text/event-stream" : "application/json");
   req.set(bhttp::field::user_agent, "bro-ai/" BRO_VERSION);
-  req.set("traceparent", "00-" + call.trace_id + "-" + call.span_id + "-01");
+  req.set("traceparent", "00-" + trace_id + "-" + span_id + "-01");
   req.keep_alive(true);
   req.body() = std::move(body);
   req.prepare_payload();
@@ -244,12 +245,16 @@ UpstreamProvider::UpstreamProvider(const config::ProviderConfig& cfg, asio::ssl:
 
 Task<ChatOutcome> UpstreamProvider::Chat(const ChatCall& call, StreamSink& sink) {
   return RunWatchingClient(call, sink, [this, &call, &sink](CallProgress& progress) {
-    Deadlines d;
-    d.start = Clock::now();
-    d.total = d.start + total_timeout_;
-    d.first = std::min(d.total, d.start + first_token_timeout_);
-    return Run(call, sink, progress, d);
+    return Run(call, sink, progress, StartDeadlines());
   });
+}
+
+Deadlines UpstreamProvider::StartDeadlines() const {
+  Deadlines d;
+  d.start = Clock::now();
+  d.total = d.start + total_timeout_;
+  d.first = std::min(d.total, d.start + first_token_timeout_);
+  return d;
 }
 
 Task<RelayEnd> RelaySse(UpstreamExchange& exchange, StreamSink& sink, CallProgress& progress,
@@ -327,6 +332,46 @@ Task<ChatOutcome> FinishStream(UpstreamExchange& exchange, StreamSink& sink,
   exchange.Release();
   co_await sink.End();
   co_return out;
+}
+
+ChatOutcome TranslatedOutcome(std::optional<Completion> completion, const Deadlines& deadlines) {
+  if (!completion) {
+    return ErrorOutcome(UpstreamError(http::Status::bad_gateway, "upstream_error",
+                                      "The upstream provider's response could not be read."));
+  }
+  ChatOutcome out;
+  out.status = http::Status::ok;
+  out.body = std::move(completion->body);
+  out.usage = completion->usage;
+  out.time_to_first_token =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - deadlines.start);
+  return out;
+}
+
+Task<ChatOutcome> RelayTranslated(UpstreamExchange& exchange, StreamSink& sink,
+                                  CallProgress& progress, const ChatRequest& request,
+                                  const Deadlines& deadlines, ChunkStream& translator) {
+  auto translate = [&](std::string_view event, std::vector<std::string>& out) {
+    const bool more = translator.OnEvent(event, out);
+    progress.usage = translator.Tokens();
+    progress.prompt_reported = translator.PromptReported();
+    progress.completion_reported = translator.CompletionReported();
+    progress.completion_chars = translator.GeneratedChars();
+    return more;
+  };
+  auto end = co_await RelaySse(exchange, sink, progress, deadlines, translate);
+  if (end.failure.empty() && !end.client_gone && !end.stopped) {
+    std::vector<std::string> closing;
+    translator.OnEnd(closing);
+    for (const auto& e : closing) {
+      if (!co_await sink.Send(e)) {
+        end.client_gone = true;
+        break;
+      }
+    }
+  }
+  co_return co_await FinishStream(exchange, sink, progress, request, std::move(end),
+                                  translator.Finished(), translator.Error());
 }
 
 }  // namespace bro::gateway

@@ -15,6 +15,7 @@
 
 #include "config/config.hpp"
 #include "gateway/chat.hpp"
+#include "gateway/openai_shape.hpp"
 #include "gateway/upstream_client.hpp"
 
 // What every HTTP provider does the same way: one exchange over a pooled connection under
@@ -56,7 +57,13 @@ Task<ChatOutcome> RunWatchingClient(const ChatCall& call, StreamSink& sink,
 // user agent, traceparent); the caller adds its credentials.
 bhttp::request<bhttp::string_body> UpstreamPost(const UpstreamTarget& target,
                                                 const std::string& path, bool stream,
-                                                const ChatCall& call, std::string body);
+                                                const std::string& trace_id,
+                                                const std::string& span_id, std::string body);
+inline bhttp::request<bhttp::string_body> UpstreamPost(const UpstreamTarget& target,
+                                                       const std::string& path, bool stream,
+                                                       const ChatCall& call, std::string body) {
+  return UpstreamPost(target, path, stream, call.trace_id, call.span_id, std::move(body));
+}
 
 // The outcome for a non-2xx upstream answer. `openai_error_body` is the upstream's error as an
 // OpenAI error object: it is relayed for refusals of the request itself (400/404/413/422/429,
@@ -123,6 +130,9 @@ class UpstreamProvider : public Provider {
   Task<ChatOutcome> Chat(const ChatCall& call, StreamSink& sink) final;
 
  protected:
+  // The deadlines of a call starting now.
+  Deadlines StartDeadlines() const;
+
   virtual Task<ChatOutcome> Run(const ChatCall& call, StreamSink& sink, CallProgress& progress,
                                 Deadlines deadlines) = 0;
 
@@ -154,5 +164,16 @@ Task<RelayEnd> RelaySse(UpstreamExchange& exchange, StreamSink& sink, CallProgre
 Task<ChatOutcome> FinishStream(UpstreamExchange& exchange, StreamSink& sink,
                                const CallProgress& progress, const ChatRequest& request,
                                RelayEnd end, bool complete, std::string stream_error);
+
+// The answer of a translating provider to a non-streaming call: its completion, or a 502 when the
+// upstream's reply could not be read.
+ChatOutcome TranslatedOutcome(std::optional<Completion> completion, const Deadlines& deadlines);
+
+// Relays a 2xx upstream stream through `translator`: the chunks of each upstream event are sent
+// as soon as it is complete, the closing events once the upstream ended cleanly, and the stream
+// is ended as FinishStream does (the upstream's counts kept in `progress` for usage).
+Task<ChatOutcome> RelayTranslated(UpstreamExchange& exchange, StreamSink& sink,
+                                  CallProgress& progress, const ChatRequest& request,
+                                  const Deadlines& deadlines, ChunkStream& translator);
 
 }  // namespace bro::gateway

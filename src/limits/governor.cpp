@@ -141,6 +141,12 @@ std::int64_t WorstCaseCompletionTokens(const boost::json::object& request,
   return per_choice.value_or(max_tokens_default) * n;
 }
 
+std::int64_t EstimateInputTokens(const std::vector<std::string>& inputs) {
+  std::int64_t n = 0;
+  for (const auto& in : inputs) n += gateway::EstimateTokens(in);
+  return n;
+}
+
 std::string FormatReset(Millis d) {
   auto ms = std::max<std::int64_t>(0, d.count());
   if (ms < 1000) return std::to_string(ms) + "ms";
@@ -266,6 +272,13 @@ void Governor::BackendAnswered() {
 
 Task<void> Governor::Admit(Admission& a, const auth::Principal& principal,
                            const gateway::ChatRequest& request, std::string model) {
+  const auto prompt = gateway::EstimatePromptTokens(request.body);
+  const auto completion = WorstCaseCompletionTokens(request.body, cfg_.max_tokens_default);
+  co_await AdmitTokens(a, principal, std::move(model), prompt, completion);
+}
+
+Task<void> Governor::AdmitTokens(Admission& a, const auth::Principal& principal, std::string model,
+                                 std::int64_t prompt, std::int64_t completion) {
   a.governor_ = this;
   a.slot_ = usage_.Reserve();
   if (!a.slot_.Valid()) {
@@ -287,8 +300,6 @@ Task<void> Governor::Admit(Admission& a, const auth::Principal& principal,
     co_return;
   }
 
-  const auto prompt = gateway::EstimatePromptTokens(request.body);
-  const auto completion = WorstCaseCompletionTokens(request.body, cfg_.max_tokens_default);
   ReserveRequest r;
   r.id = instance_ + "-" + std::to_string(sequence_.fetch_add(1));
   r.subjects = subjects;

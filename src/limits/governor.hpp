@@ -35,6 +35,9 @@ std::int64_t CostNanos(const std::optional<Price>& price, std::int64_t prompt_to
 std::int64_t WorstCaseCompletionTokens(const boost::json::object& request,
                                        std::int64_t max_tokens_default);
 
+// Tokens of embedding inputs, as the gateway estimates prompts.
+std::int64_t EstimateInputTokens(const std::vector<std::string>& inputs);
+
 // OpenAI's duration format for x-ratelimit-reset-*: "20ms", "1.5s", "6m0s", "1h2m3s".
 std::string FormatReset(Millis d);
 
@@ -86,6 +89,9 @@ class Governor {
   // Fills `out` (which must outlive the call) with the decision for this chat request.
   Task<void> Admit(Admission& out, const auth::Principal& principal,
                    const gateway::ChatRequest& request, std::string model);
+  // The same for any call whose worst case is known (embeddings: the inputs, no completion).
+  Task<void> AdmitTokens(Admission& out, const auth::Principal& principal, std::string model,
+                         std::int64_t prompt_tokens, std::int64_t completion_tokens);
   // Charges `used` (what was produced, also after a failure or a client that left) in place of
   // the reservation; returns the cost in nano-dollars for the usage record.
   Task<std::int64_t> Settle(Admission& admission, gateway::Usage used);

@@ -167,14 +167,6 @@ class AnthropicTest : public GatewayFixture {
            extra + "}";
   }
 
-  // The data of every event of a streamed body.
-  static std::vector<std::string> Events(const std::string& body) {
-    gateway::SseSplitter splitter;
-    std::vector<std::string> data;
-    splitter.Feed(body, [&](std::string_view e) { data.push_back(gateway::SseData(e)); });
-    return data;
-  }
-
   FakeAnthropic fake_;
 };
 

@@ -86,7 +86,7 @@ class GatewayFixture : public ::testing::Test {
     keys_ = std::make_unique<auth::KeyRepository>(*db_);
     authenticator_ =
         std::make_unique<auth::Authenticator>(*keys_, auth::KeyHasher(kSecret), 5s, clock_);
-    catalog_ = std::make_unique<gateway::ModelCatalog>(cfg_, ssl_);
+    catalog_ = std::make_unique<gateway::ModelCatalog>(cfg_, ssl_, clock_);
     usage_ = std::make_unique<usage::UsageRecorder>(*db_, asio::make_strand(ioc_), cfg_.usage,
                                                     log_.Get(), registry_);
     gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(registry_);
@@ -188,6 +188,14 @@ class GatewayFixture : public ::testing::Test {
     return c.MustRead();
   }
 
+  // The data of every event of a streamed body.
+  static std::vector<std::string> Events(const std::string& body) {
+    gateway::SseSplitter splitter;
+    std::vector<std::string> data;
+    splitter.Feed(body, [&](std::string_view e) { data.push_back(gateway::SseData(e)); });
+    return data;
+  }
+
   static json::object ErrorOf(const http::Response& res) {
     auto v = json::parse(res.body());
     return v.as_object().at("error").as_object();
@@ -234,11 +242,11 @@ class GatewayFixture : public ::testing::Test {
 class LoopbackServer {
  public:
   using Handler = std::function<http::Task<http::Response>(http::Exchange&)>;
-  LoopbackServer(const std::string& path, Handler handler)
+  LoopbackServer(const std::string& path, Handler handler, http::Verb verb = http::Verb::post)
       : handler_(std::move(handler)), metrics_(registry_) {
-    router_.Add(
-        {http::Verb::post, path, "fake",
-         [this](http::Exchange& ex) -> http::Task<http::Response> { return handler_(ex); }});
+    router_.Add({verb, path, "fake", [this](http::Exchange& ex) -> http::Task<http::Response> {
+                   return handler_(ex);
+                 }});
     http::ServerOptions o;
     o.read_timeout = 5s;
     o.idle_timeout = 10s;

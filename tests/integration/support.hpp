@@ -135,6 +135,17 @@ inline constexpr const char* kNoPostgres =
     "(scripts/test.sh sets it; or: export BRO_TEST_POSTGRES_URL=$(scripts/services/postgres.sh "
     "start DIR))";
 
+inline std::optional<std::string> RedisTestUrl() {
+  const char* url = std::getenv("BRO_TEST_REDIS_URL");
+  if (url == nullptr || *url == '\0') return std::nullopt;
+  return std::string(url);
+}
+
+inline constexpr const char* kNoRedis =
+    "BRO_TEST_REDIS_URL is not set: the Redis half of the contract was NOT run "
+    "(scripts/test.sh sets it; or: export BRO_TEST_REDIS_URL=$(scripts/services/redis.sh "
+    "start DIR))";
+
 // Runs one SQL command on a fresh synchronous libpq connection; throws on failure.
 inline void PostgresAdminExec(const std::string& url, const std::string& sql) {
   PGconn* c = PQconnectdb(url.c_str());

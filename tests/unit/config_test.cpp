@@ -220,7 +220,7 @@ TEST(Config, BadValuesAreNamed) {
   ExpectFailsNaming("usage:\n  batch_size: 0\n", "usage.batch_size");
   ExpectFailsNaming("database:\n  url: mysql://x\n", "database.url");
   ExpectFailsNaming("database:\n  url: \"sqlite://\"\n", "database.url");
-  ExpectFailsNaming("providers:\n  - name: x\n    type: vertex\nmodels: []\n", "providers[0].type");
+  ExpectFailsNaming("providers:\n  - name: x\n    type: gemini\nmodels: []\n", "providers[0].type");
 }
 
 TEST(Config, StructureErrorsAreNamed) {
@@ -366,6 +366,71 @@ TEST(Config, AnthropicProviderDefaultsAndValidation) {
       "providers[0].api_key_env");
 }
 
+TEST(Config, VertexProviderDefaultsAndValidation) {
+  const std::string head = "providers:\n  - name: v\n    type: vertex\n";
+  const auto c = LoadFromString(head + "    project: my-proj\nmodels: []\n", {});
+  const auto& p = c.providers[0];
+  EXPECT_EQ(p.auth, "metadata") << "no API key configured: the metadata server";
+  EXPECT_EQ(p.location, "us-central1");
+  EXPECT_EQ(p.base_url, "https://us-central1-aiplatform.googleapis.com");
+  EXPECT_EQ(p.metadata_host, "metadata.google.internal");
+  EXPECT_EQ(p.embedding_batch_size, 250);
+
+  // GCE_METADATA_HOST is the convention; an explicit key wins over it.
+  const auto from_env = LoadFromString(head + "    project: p1\nmodels: []\n",
+                                       {{"GCE_METADATA_HOST", "127.0.0.1:8181"}});
+  EXPECT_EQ(from_env.providers[0].metadata_host, "127.0.0.1:8181");
+  const auto explicit_host =
+      LoadFromString(head + "    project: p1\n    metadata_host: 127.0.0.1:9\nmodels: []\n",
+                     {{"GCE_METADATA_HOST", "127.0.0.1:8181"}});
+  EXPECT_EQ(explicit_host.providers[0].metadata_host, "127.0.0.1:9");
+
+  const auto global =
+      LoadFromString(head + "    project: p1\n    location: global\nmodels: []\n", {});
+  EXPECT_EQ(global.providers[0].base_url, "https://aiplatform.googleapis.com");
+  const auto eu =
+      LoadFromString(head + "    project: p1\n    location: europe-west4\nmodels: []\n", {});
+  EXPECT_EQ(eu.providers[0].base_url, "https://europe-west4-aiplatform.googleapis.com");
+
+  // An API key selects api_key auth; without a project, the global "express mode" endpoint.
+  const auto keyed = LoadFromString(head + "    api_key_env: TEST_VERTEX_KEY\nmodels: []\n",
+                                    {{"TEST_VERTEX_KEY", "AIza-test"}});
+  EXPECT_EQ(keyed.providers[0].auth, "api_key");
+  EXPECT_EQ(keyed.providers[0].api_key, "AIza-test");
+  EXPECT_EQ(keyed.providers[0].base_url, "https://aiplatform.googleapis.com");
+
+  ExpectFailsNaming(head + "models: []\n", "providers[0].project");
+  ExpectFailsNaming(head + "    project: p1\n    auth: oauth\nmodels: []\n", "providers[0].auth");
+  ExpectFailsNaming(head + "    project: p1\n    auth: api_key\nmodels: []\n", "providers[0].auth");
+  ExpectFailsNaming(head + "    project: p1\n    auth: metadata\n    api_key_env: K\nmodels: []\n",
+                    "providers[0].auth");
+  ExpectFailsNaming(head + "    project: \"My Project\"\nmodels: []\n", "providers[0].project");
+  ExpectFailsNaming(head + "    project: p/../x\nmodels: []\n", "providers[0].project");
+  ExpectFailsNaming(head + "    project: p1\n    location: evil.com/x\nmodels: []\n",
+                    "providers[0].location");
+  ExpectFailsNaming(head + "    project: p1\n    location: \"\"\nmodels: []\n",
+                    "providers[0].location");
+  for (const std::string host : {"http://x/", "h:port", "a@b", "h/path", "h:99999"}) {
+    ExpectFailsNaming(head + "    project: p1\n    metadata_host: \"" + host + "\"\nmodels: []\n",
+                      "providers[0].metadata_host");
+  }
+  ExpectFailsNaming(head + "    project: p1\nmodels: []\n", "providers[0].metadata_host",
+                    {{"GCE_METADATA_HOST", "bad host"}});
+  ExpectFailsNaming(head + "    project: p1\n    embedding_batch_size: 0\nmodels: []\n",
+                    "providers[0].embedding_batch_size");
+  ExpectFailsNaming(head + "    project: p1\n    base_url: ftp://x\nmodels: []\n",
+                    "providers[0].base_url");
+}
+
+TEST(Config, EmbeddingsBodyLimit) {
+  EXPECT_EQ(LoadFromString("", {}).server.embeddings_max_body_bytes, std::uint64_t{4} << 20);
+  EXPECT_EQ(LoadFromString("server:\n  embeddings_max_body_bytes: 64KiB\n", {})
+                .server.embeddings_max_body_bytes,
+            std::uint64_t{64} << 10);
+  ExpectFailsNaming("server:\n  embeddings_max_body_bytes: 10\n",
+                    "server.embeddings_max_body_bytes");
+}
+
 TEST(Config, ProviderApiKeyFromEnvironment) {
   const std::string yaml =
       "providers:\n  - name: o\n    type: openai\n    base_url: https://api.example.com/v1\n"
@@ -471,6 +536,37 @@ TEST(Config, HostileBinaryGarbageFails) {
   std::string garbage;
   for (int i = 0; i < 4096; ++i) garbage += static_cast<char>((i * 131 + 7) % 256);
   EXPECT_THROW(LoadFromString(garbage, {}), ConfigError);
+}
+
+}  // namespace
+}  // namespace bro::config
+
+namespace bro::config {
+namespace {
+
+TEST(ConfigRedis, UrlFromFileOrRedisUrlWhichWins) {
+  const std::string yaml =
+      "redis:\n  url: redis://file:6379/1\n  command_timeout: 250ms\n  key_prefix: 'x:'\n";
+  const Config from_file = LoadFromString(yaml, {});
+  EXPECT_EQ(from_file.redis.url, "redis://file:6379/1");
+  EXPECT_EQ(from_file.redis.command_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(from_file.redis.key_prefix, "x:");
+  EXPECT_EQ(LoadFromString(yaml, {{"REDIS_URL", "redis://env:6379/0"}}).redis.url,
+            "redis://env:6379/0");
+  EXPECT_TRUE(LoadFromString("", {}).redis.url.empty());
+}
+
+TEST(ConfigRedis, ABadUrlIsNamedWithoutItsPassword) {
+  try {
+    LoadFromString("", {{"REDIS_URL", "redis://:hunter2@h:99999/0"}});
+    FAIL() << "accepted a bad port";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("redis.url"), std::string::npos);
+    EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos);
+  }
+  EXPECT_THROW(LoadFromString("", {{"REDIS_URL", "rediss://h:6380"}}), ConfigError);
+  EXPECT_THROW(LoadFromString("redis:\n  key_prefix: " + std::string(65, 'p') + "\n", {}),
+               ConfigError);
 }
 
 }  // namespace

@@ -27,6 +27,7 @@ stop_all() {
   for ((i = ${#started[@]} - 1; i >= 0; i--)); do
     case ${started[i]} in
       postgres) "$postgres_script" stop "$work/pg" >/dev/null 2>&1 || true ;;
+      redis) "$redis_script" stop "$work/redis" >/dev/null 2>&1 || true ;;
       pid:*) kill "${started[i]#pid:}" 2>/dev/null || true ;;
     esac
   done
@@ -65,6 +66,7 @@ wait_for() {
 
 # PostgreSQL through the README's own script (scripts/services/postgres.sh start|stop DIR).
 postgres_script=$root/scripts/services/postgres.sh
+redis_script=$root/scripts/services/redis.sh
 if [[ -z ${BRO_TEST_POSTGRES_URL:-} ]]; then
   if [[ ! -x $postgres_script ]]; then
     missing postgres "scripts/services/postgres.sh is missing"
@@ -82,12 +84,9 @@ if [[ -z ${BRO_TEST_REDIS_URL:-} ]]; then
   if ! command -v redis-server >/dev/null 2>&1; then
     missing redis "redis-server was not found (apt-get install -y redis-server)"
   else
-    port=$(free_port)
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-      --dir "$work" >"$work/redis.log" 2>&1 &
-    started+=("pid:$!")
-    wait_for redis 40 redis-cli -h 127.0.0.1 -p "$port" ping
-    export BRO_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+    BRO_TEST_REDIS_URL=$("$redis_script" start "$work/redis")
+    started+=(redis)
+    export BRO_TEST_REDIS_URL
     echo "with-services: Redis at $BRO_TEST_REDIS_URL" >&2
   fi
 fi
