@@ -209,8 +209,9 @@ int App::Serve(const std::string& role) {
   usage::UsageRecorder usage(*db, ioc.get_executor(), cfg_.usage, log_, registry);
 
   limits::OverrideRepository limit_overrides(*db);
-  limits::PolicyResolver limit_policies(cfg_.limits, limit_overrides, clock);
+  limits::PolicyResolver limit_policies(cfg_.limits, limit_overrides);
   RunSync(ioc, limit_policies.Load());
+  limit_policies.Start(asio::make_strand(ioc), log_);
   std::unique_ptr<limits::Limiter> limiter;
   if (cfg_.limits.backend == "redis") {
     // Validated at load: limits.backend redis requires redis.url, so `redis` is set.
@@ -325,6 +326,7 @@ int App::Serve(const std::string& role) {
           log_.Warning("grace period over: closing remaining connections", {{"connections", left}});
         }
         api_server.CloseAll();
+        co_await limit_policies.Stop();
         co_await usage.Stop();
         metrics_server.BeginDrain();
         metrics_server.CloseAll();

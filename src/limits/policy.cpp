@@ -1,5 +1,10 @@
 #include "limits/policy.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cmath>
 
 namespace bro::limits {
@@ -128,13 +133,11 @@ Task<bool> OverrideRepository::SubjectExists(const std::string& scope,
   co_return !rows.Empty();
 }
 
-PolicyResolver::PolicyResolver(const config::LimitsConfig& cfg, OverrideRepository& repo,
-                               const common::Clock& clock)
+PolicyResolver::PolicyResolver(const config::LimitsConfig& cfg, OverrideRepository& repo)
     : key_default_(PolicyFrom(cfg.per_key)),
       user_default_(PolicyFrom(cfg.per_user)),
       refresh_(cfg.override_refresh),
-      repo_(repo),
-      clock_(clock) {}
+      repo_(repo) {}
 
 Task<void> PolicyResolver::Load() {
   auto list = co_await repo_.List();
@@ -145,7 +148,46 @@ Task<void> PolicyResolver::Load() {
   }
   std::lock_guard lock(mu_);
   snapshot_ = std::move(snapshot);
-  loaded_at_ = clock_.Now();
+}
+
+void PolicyResolver::Start(const boost::asio::any_io_executor& executor,
+                           observability::Logger& log) {
+  timer_.emplace(executor);
+  loop_running_ = true;
+  boost::asio::co_spawn(executor, Loop(log), boost::asio::detached);
+}
+
+Task<void> PolicyResolver::Loop(observability::Logger& log) {
+  bool failing = false;
+  while (!stopping_) {
+    timer_->expires_after(refresh_);
+    co_await timer_->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (stopping_) break;
+    std::string error;
+    try {
+      co_await Load();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (!error.empty() && !failing) {
+      log.Warning("limit overrides could not be reloaded; the last ones stay in force",
+                  {{"error", error}});
+    } else if (error.empty() && failing) {
+      log.Info("limit overrides reloaded again");
+    }
+    failing = !error.empty();
+  }
+  loop_running_ = false;
+}
+
+Task<void> PolicyResolver::Stop() {
+  stopping_ = true;
+  if (!timer_) co_return;
+  boost::asio::post(timer_->get_executor(), [this] { timer_->cancel(); });
+  while (loop_running_) {
+    boost::asio::steady_timer wait(timer_->get_executor(), std::chrono::milliseconds(5));
+    co_await wait.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
 }
 
 std::shared_ptr<const PolicyResolver::Snapshot> PolicyResolver::Current() const {
@@ -155,26 +197,6 @@ std::shared_ptr<const PolicyResolver::Snapshot> PolicyResolver::Current() const 
 
 Task<std::vector<Subject>> PolicyResolver::Resolve(const auth::Principal& principal,
                                                    std::string_view model) {
-  bool stale = false;
-  {
-    std::lock_guard lock(mu_);
-    stale = clock_.Now() - loaded_at_ >= refresh_;
-  }
-  // One refresh at a time; the others use the snapshot they have. A failed refresh keeps it too:
-  // the database being down must not lift or change limits.
-  if (stale && !loading_.exchange(true)) {
-    bool failed = false;
-    try {
-      co_await Load();
-    } catch (const std::exception&) {
-      failed = true;
-    }
-    if (failed) {
-      std::lock_guard lock(mu_);
-      loaded_at_ = clock_.Now();
-    }
-    loading_ = false;
-  }
   co_return ResolveNow(principal, model);
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -14,6 +16,7 @@
 #include "common/time.hpp"
 #include "config/config.hpp"
 #include "limits/limiter.hpp"
+#include "observability/log.hpp"
 #include "storage/sql/database.hpp"
 
 namespace bro::limits {
@@ -59,14 +62,18 @@ class OverrideRepository {
 
 // Which subjects a request is counted against, with their policies: the API key and the user
 // (defaults from config, overridden per subject), plus per-model subjects where an override
-// names the model. Overrides are read from the database and refreshed every `refresh`, so a
-// change made through /api/v1/limits on one replica reaches every replica within that time
-// (and at once on the replica that made it).
+// names the model. Overrides are read from the database by a background loop every
+// `override_refresh`, so a change made through /api/v1/limits on one replica reaches every
+// replica within that time (and at once on the replica that made it). Requests never wait for
+// the database: they read the current snapshot. A failed refresh keeps the snapshot (the
+// database being down must not lift limits) and is logged.
 class PolicyResolver {
  public:
-  PolicyResolver(const config::LimitsConfig& cfg, OverrideRepository& repo,
-                 const common::Clock& clock);
+  PolicyResolver(const config::LimitsConfig& cfg, OverrideRepository& repo);
   Task<void> Load();
+  // The refresh loop on `executor` (which must not run its handlers concurrently).
+  void Start(const boost::asio::any_io_executor& executor, observability::Logger& log);
+  Task<void> Stop();
   // Unlimited subjects are left out: they have nothing to count.
   Task<std::vector<Subject>> Resolve(const auth::Principal& principal, std::string_view model);
   std::vector<Subject> ResolveNow(const auth::Principal& principal, std::string_view model) const;
@@ -82,11 +89,12 @@ class PolicyResolver {
   Policy user_default_;
   std::chrono::milliseconds refresh_;
   OverrideRepository& repo_;
-  const common::Clock& clock_;
   mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();
-  std::chrono::system_clock::time_point loaded_at_{};
-  std::atomic<bool> loading_{false};
+  Task<void> Loop(observability::Logger& log);
+  std::optional<boost::asio::steady_timer> timer_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> loop_running_{false};
 };
 
 }  // namespace bro::limits

@@ -67,6 +67,7 @@ pg_url="$("$repo/scripts/services/postgres.sh" start "$tmp/pg")"
 redis_port="$(free_port)"
 export BRO_KEY_SECRET="cluster-test-secret-cluster-test-secret-0123"
 export DATABASE_URL="$pg_url"
+export REDIS_URL="redis://127.0.0.1:$redis_port/0"
 
 cat >"$tmp/bro.yaml" <<YAML
 server: {host: 127.0.0.1, io_threads: 1, shutdown_grace: 5s}
@@ -104,7 +105,6 @@ start_redis() {
   return 1
 }
 start_redis
-export REDIS_URL="redis://127.0.0.1:$redis_port/0"
 
 api_ports=() metrics_ports=() instance_pids=()
 for i in 1 2 3; do

@@ -92,8 +92,7 @@ class GatewayFixture : public ::testing::Test {
     gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(registry_);
     http_metrics_ = std::make_unique<http::HttpMetrics>(registry_);
     limit_overrides_ = std::make_unique<limits::OverrideRepository>(*db_);
-    limit_policies_ =
-        std::make_unique<limits::PolicyResolver>(cfg_.limits, *limit_overrides_, clock_);
+    limit_policies_ = std::make_unique<limits::PolicyResolver>(cfg_.limits, *limit_overrides_);
     testing::RunTask(ioc_, limit_policies_->Load());
     ioc_.restart();
     limiter_ = MakeLimiter();
