@@ -193,6 +193,7 @@ test("Redis stopped mid-test: failure_mode closed is honoured, then the cluster 
     ["--port", env.CLUSTER_REDIS_PORT, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
     { stdio: "ignore", detached: false },
   );
+  redis.unref(); // the harness stops it by PID (CLUSTER_PIDS_FILE); the test file may exit
   appendFileSync(env.CLUSTER_PIDS_FILE, `${redis.pid}\n`);
   writeFileSync(`${env.CLUSTER_TMP}/redis.pid`, `${redis.pid}\n`);
   let recovered = 0;
