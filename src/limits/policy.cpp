@@ -210,7 +210,7 @@ std::vector<Subject> PolicyResolver::ResolveNow(const auth::Principal& principal
     if (auto it = snapshot->find(Key{scope, id, ""}); it != snapshot->end())
       p = Apply(p, it->second);
     if (!p.Unlimited()) out.push_back({scope + ":" + id, p});
-    if (snapshot->empty()) return;
+    if (model.empty() || snapshot->empty()) return;
     if (auto it = snapshot->find(Key{scope, id, std::string(model)}); it != snapshot->end()) {
       Policy per_model = Apply(Policy{}, it->second);
       if (!per_model.Unlimited()) {
