@@ -122,6 +122,21 @@ http::ApiError RefusalFor(const Decision& d, const std::vector<Subject>& subject
   return e;
 }
 
+// A settlement changes something only for a concurrency slot, or for token and budget windows
+// when the actual use differs from the reservation; otherwise its round trip is saved.
+bool NeedsSettlement(const Settlement& s) {
+  const bool differs = s.tokens != s.reserved_tokens || s.cost_nanos != s.reserved_cost_nanos;
+  for (const auto& subject : s.subjects) {
+    const auto& p = subject.policy;
+    if (p.concurrent_requests > 0) return true;
+    if (differs && (p.tokens_per_minute > 0 || p.daily_tokens > 0 || p.monthly_tokens > 0 ||
+                    p.daily_cost_nanos > 0 || p.monthly_cost_nanos > 0)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::int64_t CostNanos(const std::optional<Price>& price, std::int64_t prompt_tokens,
@@ -363,7 +378,7 @@ Task<std::int64_t> Governor::Settle(Admission& a, gateway::Usage used) {
   s.now_ms = NowMs(clock_);
   // While the backend is down the reservation stays charged at its worst case (budgets are
   // never overspent) and its concurrency slot expires with its lease.
-  if (BackendAvailable()) {
+  if (NeedsSettlement(s) && BackendAvailable()) {
     try {
       co_await limiter_.Settle(std::move(s));
       BackendAnswered();

@@ -206,6 +206,29 @@ TEST_F(LimitsTest, ConcurrentRequestsAreCappedAndFreedWhenAStreamEnds) {
   EXPECT_TRUE(WaitFor([&] { return Chat(ChatBody(), dev_key_).result() == http::Status::ok; }));
 }
 
+// An exception between admission and settlement must not leak the reservation.
+TEST_F(LimitsTest, AnAdmissionDroppedUnsettledReleasesItsReservationInTheBackground) {
+  ASSERT_EQ(SetLimits("key", dev_key_id_, R"({"concurrent_requests":1})").result(),
+            http::Status::ok);
+  auth::Principal who;
+  who.key_id = dev_key_id_;
+  who.user_id = dev_user_id_;
+  who.role = auth::Role::kDeveloper;
+  const std::string body = ChatBody();
+  auto parsed = gateway::ParseChatRequest(body);
+  const auto& request = std::get<gateway::ChatRequest>(parsed);
+  bool admitted = false;
+  Call([&]() -> asio::awaitable<void> {
+    limits::Admission a;
+    co_await governor_->Admit(a, who, request, "echo");
+    admitted = a.Admitted();
+  }());
+  ASSERT_TRUE(admitted);
+  EXPECT_TRUE(WaitFor([&] { return Chat(ChatBody(), dev_key_).result() == http::Status::ok; }))
+      << "the slot stays taken until its 10-minute lease ends";
+  EXPECT_EQ(usage_->Promised(), 0U) << "its usage room is given back too";
+}
+
 TEST_F(LimitsTest, PerModelOverridesCountOnlyThatModel) {
   ASSERT_EQ(
       SetLimits("user", dev_user_id_, R"({"requests_per_minute":1})", "?model=other").result(),
