@@ -5,12 +5,18 @@
 #   b  nginx proxy_pass to that mock
 #   c  bro-ai -> openai provider -> the same mock (key auth, usage recording)
 #   d  bro-ai answering with the built-in echo model
-#   e  as c, plus limits in process (requests, tokens, concurrency, daily budget per key and user)
-#   f  as e, with the limiter in Redis (a local redis-server)
+#   e  bro-ai, a model with two weighted deployments (both the mock) and a fallback (issue 3)
+#   f  nginx mock streaming (SSE), direct: the time-to-first-byte baseline
+#   g  bro-ai openai provider -> that streaming mock (stream: true)
+#   h  bro-ai, echo model behind the response cache: every request a cache hit
+#   i  as c, plus limits in process (requests, tokens, concurrency, daily budget per key and user)
+#   j  as i, with the limiter in Redis (a local redis-server; its CPU counts as the server's)
+#   t  time to first byte of a stream at a fixed rate (bench/ttfb.mjs): f's mock direct vs
+#      through bro-ai (g's route), BENCH_TTFB_RATE req/s (1000) over BENCH_CONNECTIONS
 #
 # Environment:
 #   BENCH_DURATION=10s  BENCH_WARMUP=2s  BENCH_CONNECTIONS=50  BENCH_THREADS=2
-#   BENCH_CASES="a b c d e f"   BRO_AI_BIN (default <repo>/build/release/bro-ai)
+#   BENCH_CASES="a b c d e f g h i j"   BRO_AI_BIN (default <repo>/build/release/bro-ai)
 #   BENCH_DATABASE_URL  bro-ai's database (default: SQLite in the temp dir)
 #   BENCH_OUT=FILE      also write the markdown table there
 set -euo pipefail
@@ -22,7 +28,7 @@ duration="${BENCH_DURATION:-10s}"
 warmup="${BENCH_WARMUP:-2s}"
 conns="${BENCH_CONNECTIONS:-50}"
 threads="${BENCH_THREADS:-2}"
-cases="${BENCH_CASES:-a b c d e f}"
+cases="${BENCH_CASES:-a b c d e f g h i j t}"
 clk_tck="$(getconf CLK_TCK)"
 
 for tool in nginx wrk curl; do
@@ -142,11 +148,20 @@ if [[ "$completion" == *'$'* ]]; then
 fi
 completion="${completion//\\/\\\\}"
 completion="${completion//\'/\\\'}"
+# The same answer as a stream: one content chunk, the finish chunk, the usage chunk, [DONE].
+chunk='{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764086400,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":"Paris is the capital of France, in the north of the country on the Seine."},"finish_reason":null}]}'
+finish='{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764086400,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}'
+usage_chunk='{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764086400,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":38,"completion_tokens":17,"total_tokens":55}}'
+stream_body="data: $chunk\\n\\ndata: $finish\\n\\ndata: $usage_chunk\\n\\ndata: [DONE]\\n\\n"
 
 mock_port="$(free_port)"
 proxy_port="$(free_port)"
 start_nginx mock "$mock_port" "    default_type application/json;
     location = /v1/chat/completions { return 200 '$completion'; }
+    location = /stream/v1/chat/completions {
+      default_type text/event-stream;
+      return 200 '$stream_body';
+    }
     location / { return 404; }"
 mock_pid=$nginx_pid
 start_nginx proxy "$proxy_port" "    location / {
@@ -160,20 +175,18 @@ start_nginx proxy "$proxy_port" "    location / {
   }"
 proxy_pid=$nginx_pid
 
+bro_pid=""
 bro_key=""
-declare -A bro_port bro_pid
-redis_pid=""
-
-# start_bro NAME LIMITS_YAML [ENV=VALUE...]: a bro-ai of its own (same database and key).
-start_bro() {
-  local name=$1 limits=$2 dir="$tmp/bro-$1"
-  shift 2
-  mkdir -p "$dir"
-  bro_port[$name]="$(free_port)"
-  cat >"$dir/app.yaml" <<EOF
+bro_port=""
+if [[ " $cases " =~ \ [cdeghijt]\  ]]; then
+  if [[ -x "$bin" ]]; then
+    bro_dir="$tmp/bro"
+    mkdir -p "$bro_dir"
+    bro_port="$(free_port)"
+    cat >"$bro_dir/app.yaml" <<EOF
 server:
   host: 127.0.0.1
-  port: ${bro_port[$name]}
+  port: $bro_port
   shutdown_grace: 2s
 logging:
   level: warning
@@ -183,7 +196,6 @@ metrics:
   enabled: true
   host: 127.0.0.1
   port: $(free_port)
-$limits
 providers:
   - name: echo
     type: echo
@@ -191,63 +203,85 @@ providers:
     type: openai
     base_url: "http://127.0.0.1:$mock_port/v1"
     api_key_env: BENCH_UPSTREAM_KEY
+  - name: mock-stream
+    type: openai
+    base_url: "http://127.0.0.1:$mock_port/stream/v1"
+    api_key_env: BENCH_UPSTREAM_KEY
 models:
   - name: echo
     provider: echo
+  - name: echo-cached
+    provider: echo
+    cache: true
+    cache_ttl: 1h
   - name: gpt-4o-mini
     provider: mock
     upstream_model: gpt-4o-mini
+  - name: gpt-4o-mini-routed
+    deployments:
+      - {provider: mock, upstream_model: gpt-4o-mini, weight: 3}
+      - {provider: mock, upstream_model: gpt-4o-mini, weight: 1}
+    fallbacks: [echo]
+  - name: gpt-4o-mini-stream
+    provider: mock-stream
+    upstream_model: gpt-4o-mini
 EOF
-  if [[ -z "$bro_key" ]]; then
-    "$bin" migrate --config "$dir/app.yaml" >"$dir/migrate.log" 2>&1 ||
-      { cat "$dir/migrate.log" >&2; exit 1; }
-    bro_key="$("$bin" admin create-key --config "$dir/app.yaml" --user bench@example.com --role developer --name bench)"
-  fi
-  env "$@" "$bin" serve --config "$dir/app.yaml" >"$dir/serve.log" 2>&1 &
-  bro_pid[$name]=$!
-  started+=("${bro_pid[$name]}")
-  wait_http "http://127.0.0.1:${bro_port[$name]}/health" || { tail -20 "$dir/serve.log" >&2; exit 1; }
-  echo "bench: bro-ai ($name) on 127.0.0.1:${bro_port[$name]} (pid ${bro_pid[$name]}), database $DATABASE_URL"
-}
-
-# Limits that every request is checked against and counted in, none of them reached.
-governed="limits:
-  max_tokens_default: 256
-  per_key: {requests_per_minute: 100000000, tokens_per_minute: 100000000000, concurrent_requests: 100000, daily_tokens: 100000000000000}
-  per_user: {requests_per_minute: 100000000, tokens_per_minute: 100000000000}"
-
-if [[ " $cases " == *" c "* || " $cases " == *" d "* || " $cases " == *" e "* || " $cases " == *" f "* ]]; then
-  if [[ -x "$bin" ]]; then
-    export DATABASE_URL="${BENCH_DATABASE_URL:-sqlite://$tmp/bro.db}"
+    export DATABASE_URL="${BENCH_DATABASE_URL:-sqlite://$bro_dir/bro.db}"
     BRO_KEY_SECRET="$(od -An -tx1 -N32 /dev/urandom | tr -d " \n")"
     export BRO_KEY_SECRET
     export BRO_AUTH_BOOTSTRAP_ADMIN=false
     export BENCH_UPSTREAM_KEY="sk-bench-upstream"
-    if [[ " $cases " == *" c "* || " $cases " == *" d "* ]]; then
-      start_bro plain "limits: {enabled: false}"
-    fi
-    if [[ " $cases " == *" e "* ]]; then start_bro memory "$governed"; fi
-    if [[ " $cases " == *" f "* ]]; then
-      if command -v redis-server >/dev/null; then
-        redis_port="$(free_port)"
-        redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-          --daemonize no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
-        redis_pid=$!
-        started+=("$redis_pid")
-        for _ in $(seq 100); do
-          redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1 && break
-          sleep 0.05
-        done
-        start_bro redis "$governed
-  backend: redis" "REDIS_URL=redis://127.0.0.1:$redis_port/0"
-      else
-        echo "bench: NOTICE: redis-server is missing: case f skipped"
-        cases="$(tr -d 'f' <<<"$cases" | xargs)"
-      fi
-    fi
+    "$bin" migrate --config "$bro_dir/app.yaml" >"$bro_dir/migrate.log" 2>&1 ||
+      { cat "$bro_dir/migrate.log" >&2; exit 1; }
+    bro_key="$("$bin" admin create-key --config "$bro_dir/app.yaml" --user bench@example.com --role developer --name bench)"
+    "$bin" serve --config "$bro_dir/app.yaml" >"$bro_dir/serve.log" 2>&1 &
+    bro_pid=$!
+    started+=("$bro_pid")
+    wait_http "http://127.0.0.1:$bro_port/health" || { tail -20 "$bro_dir/serve.log" >&2; exit 1; }
+    echo "bench: bro-ai on 127.0.0.1:$bro_port (pid $bro_pid), database $DATABASE_URL"
   else
-    echo "bench: NOTICE: no bro-ai binary at $bin: cases c to f skipped"
-    cases="$(tr -d 'cdef' <<<"$cases" | xargs)"
+    echo "bench: NOTICE: no bro-ai binary at $bin: cases c, d, e, g, h, i, j skipped"
+    cases="$(tr -d 'cdeghijt' <<<"$cases" | xargs)"
+  fi
+fi
+
+# Issue 5: the same bro-ai with limits that every request is checked against and counted in
+# (none of them reached) — i: limiter in process, j: limiter in Redis (a local redis-server).
+declare -A gov_port gov_pid
+redis_pid=""
+governed_limits="limits:
+  max_tokens_default: 256
+  per_key: {requests_per_minute: 100000000, tokens_per_minute: 100000000000, concurrent_requests: 100000, daily_tokens: 100000000000000}
+  per_user: {requests_per_minute: 100000000, tokens_per_minute: 100000000000}"
+start_governed() { # NAME BACKEND [ENV=VALUE...]
+  local name=$1 backend=$2 dir="$tmp/bro-$1"
+  shift 2
+  mkdir -p "$dir"
+  { cat "$bro_dir/app.yaml"; echo "$governed_limits"; echo "  backend: $backend"; } >"$dir/app.yaml"
+  gov_port[$name]="$(free_port)"
+  env BRO_SERVER_PORT="${gov_port[$name]}" BRO_METRICS_PORT="$(free_port)" "$@" \
+    "$bin" serve --config "$dir/app.yaml" >"$dir/serve.log" 2>&1 &
+  gov_pid[$name]=$!
+  started+=("${gov_pid[$name]}")
+  wait_http "http://127.0.0.1:${gov_port[$name]}/health" || { tail -20 "$dir/serve.log" >&2; exit 1; }
+  echo "bench: bro-ai with limits in $backend on 127.0.0.1:${gov_port[$name]} (pid ${gov_pid[$name]})"
+}
+if [[ -n "$bro_port" && " $cases " == *" i "* ]]; then start_governed i memory; fi
+if [[ -n "$bro_port" && " $cases " == *" j "* ]]; then
+  if command -v redis-server >/dev/null; then
+    redis_port="$(free_port)"
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+      --daemonize no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+    redis_pid=$!
+    started+=("$redis_pid")
+    for _ in $(seq 100); do
+      redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1 && break
+      sleep 0.05
+    done
+    start_governed j redis "REDIS_URL=redis://127.0.0.1:$redis_port/0"
+  else
+    echo "bench: NOTICE: redis-server is missing: case j skipped"
+    cases="$(tr -d 'j' <<<"$cases" | xargs)"
   fi
 fi
 
@@ -262,7 +296,9 @@ to_ms() { # wrk latency such as 245.00us, 1.20ms, 1.01s
 declare -A rps p50 p99 cpu_us errors label
 failed=0
 
-# measure CASE PORT MODEL KEY SERVER_PID...
+# measure CASE PORT MODEL KEY SERVER_PID...   (body: $body_file, path: $req_path)
+body_file="$here/fixtures/request.json"
+req_path=/v1/chat/completions
 measure() {
   local c=$1 port=$2 model=$3 key=$4
   shift 4
@@ -272,8 +308,8 @@ measure() {
 
   local -a auth=()
   [[ -z "$key" ]] || auth=(-H "Authorization: Bearer $key")
-  code="$(sed "s/MODEL/$model/" "$here/fixtures/request.json" |
-    curl -s -o "$body" -w '%{http_code}' -X POST "http://127.0.0.1:$port/v1/chat/completions" \
+  code="$(sed "s/MODEL/$model/" "$body_file" |
+    curl -s -o "$body" -w '%{http_code}' -X POST "http://127.0.0.1:$port$req_path" \
       -H 'Content-Type: application/json' "${auth[@]}" --data-binary @-)" || code=000
   if [[ "$code" != 200 ]] || ! grep -q '"choices"' "$body"; then
     echo "bench: case $c: check request answered $code: $(head -c 300 "$body")" >&2
@@ -281,7 +317,7 @@ measure() {
     return 0
   fi
 
-  export BENCH_BODY_FILE="$here/fixtures/request.json" BENCH_MODEL="$model" BENCH_API_KEY="$key"
+  export BENCH_BODY_FILE="$body_file" BENCH_MODEL="$model" BENCH_API_KEY="$key" BENCH_PATH="$req_path"
   wrk -t"$threads" -c"$conns" -d"$warmup" -s "$here/post.lua" "http://127.0.0.1:$port" >/dev/null
   local t0 t1
   t0="$(cpu_ticks "${pids[@]}")"
@@ -307,19 +343,35 @@ label[a]="a. nginx mock alone"
 label[b]="b. nginx proxy_pass → mock"
 label[c]="c. bro-ai openai provider → mock"
 label[d]="d. bro-ai echo model"
-label[e]="e. c + limits in process"
-label[f]="f. c + limits in Redis"
+label[e]="e. bro-ai, 2 weighted deployments + fallback → mock"
+label[f]="f. nginx mock, streaming (SSE), direct"
+label[g]="g. bro-ai openai provider → streaming mock"
+label[h]="h. bro-ai echo model, response cache hit"
+label[i]="i. c + limits in process"
+label[j]="j. c + limits in Redis"
 
 echo "bench: wrk -t$threads -c$conns -d$duration (warm-up $warmup), cases: $cases"
 for c in $cases; do
   case "$c" in
     a) measure a "$mock_port" gpt-4o-mini "" "$mock_pid" ;;
     b) measure b "$proxy_port" gpt-4o-mini "" "$proxy_pid" ;;
-    c) measure c "${bro_port[plain]}" gpt-4o-mini "$bro_key" "${bro_pid[plain]}" ;;
-    d) measure d "${bro_port[plain]}" echo "$bro_key" "${bro_pid[plain]}" ;;
-    e) measure e "${bro_port[memory]}" gpt-4o-mini "$bro_key" "${bro_pid[memory]}" ;;
-    # Redis does part of the limiter's work: its CPU counts as the server's.
-    f) measure f "${bro_port[redis]}" gpt-4o-mini "$bro_key" "${bro_pid[redis]}" "$redis_pid" ;;
+    c) measure c "$bro_port" gpt-4o-mini "$bro_key" "$bro_pid" ;;
+    d) measure d "$bro_port" echo "$bro_key" "$bro_pid" ;;
+    e) measure e "$bro_port" gpt-4o-mini-routed "$bro_key" "$bro_pid" ;;
+    f) req_path=/stream/v1/chat/completions body_file="$here/fixtures/request_stream.json" \
+      measure f "$mock_port" gpt-4o-mini "" "$mock_pid" ;;
+    g) body_file="$here/fixtures/request_stream.json" \
+      measure g "$bro_port" gpt-4o-mini-stream "$bro_key" "$bro_pid" ;;
+    h) measure h "$bro_port" echo-cached "$bro_key" "$bro_pid" ;;
+    i) measure i "${gov_port[i]}" gpt-4o-mini "$bro_key" "${gov_pid[i]}" ;;
+    j) measure j "${gov_port[j]}" gpt-4o-mini "$bro_key" "${gov_pid[j]}" "$redis_pid" ;;
+    t)
+      node "$here/ttfb.mjs" --rate "${BENCH_TTFB_RATE:-1000}" --connections "$conns" \
+        --duration "${duration%s}" --body "$here/fixtures/request_stream.json" \
+        --target "direct=http://127.0.0.1:$mock_port/stream/v1/chat/completions" \
+        --target "gateway=http://127.0.0.1:$bro_port/v1/chat/completions,$bro_key" \
+        --model gpt-4o-mini --model gpt-4o-mini-stream | tee "$tmp/ttfb.jsonl"
+      ;;
     *) echo "bench: unknown case $c" >&2; exit 2 ;;
   esac
 done
@@ -329,7 +381,7 @@ table="$tmp/table.md"
   echo
   echo "| case | req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for c in a b c d e f; do
+  for c in a b c d e f g h i j; do
     [[ -n "${rps[$c]:-}" ]] || continue
     echo "| ${label[$c]} | ${rps[$c]} | ${p50[$c]} | ${p99[$c]} | ${cpu_us[$c]} | ${errors[$c]} |"
   done
@@ -339,18 +391,39 @@ table="$tmp/table.md"
       printf "c/b req/s = %.2f (issue 2 target >= 0.5; product target >= 1.0)\n", c / b
       printf "CPU per request c/b = %.2f (product target: c <= 25 µs)\n", cc / bc }'
   fi
-  for g in e f; do
+  if [[ -n "${rps[c]:-}" && -n "${rps[e]:-}" ]]; then
+    awk -v c="${rps[c]}" -v e="${rps[e]}" 'BEGIN {
+      printf "routing overhead: e/c req/s = %.2f, %.1f %% lost (issue 3 target < 10 %%)\n", e / c, (1 - e / c) * 100 }'
+  fi
+  if [[ -n "${p99[f]:-}" && -n "${p99[g]:-}" ]]; then
+    awk -v f50="${p50[f]}" -v g50="${p50[g]}" -v f="${p99[f]}" -v g="${p99[g]}" 'BEGIN {
+      printf "streaming time to first byte added by the gateway: p50 %+.3f ms, p99 %+.3f ms (issue 3 target < 1 ms at p99)\n", g50 - f50, g - f }'
+  fi
+  if [[ -s "$tmp/ttfb.jsonl" ]]; then
+    # shellcheck disable=SC2016 # JavaScript template literals, not shell
+    node -e '
+      const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+      const by = Object.fromEntries(rows.map((r) => [r.name, r]));
+      const sign = (d) => (d >= 0 ? "+" : "") + d.toFixed(3);
+      for (const r of rows) console.log(`t. TTFB ${r.name}: ${r.requests} requests, ${r.errors} errors, p50 ${r.p50_ms} ms, p90 ${r.p90_ms} ms, p99 ${r.p99_ms} ms`);
+      if (by.direct && by.gateway) console.log(`TTFB added by the gateway at ${process.argv[2]} req/s over ${process.argv[3]} connections: p50 ${sign(by.gateway.p50_ms - by.direct.p50_ms)} ms, p99 ${sign(by.gateway.p99_ms - by.direct.p99_ms)} ms (issue 3 target < 1 ms at p99)`);
+    ' "$tmp/ttfb.jsonl" "${BENCH_TTFB_RATE:-1000}" "$conns"
+  fi
+  for g in i j; do
     [[ -n "${rps[c]:-}" && -n "${rps[$g]:-}" ]] || continue
     awk -v g="${rps[$g]}" -v c="${rps[c]}" -v gc="${cpu_us[$g]}" -v cc="${cpu_us[c]}" -v n="$g" 'BEGIN {
-      target = n == "e" ? 10 : 25
+      target = n == "i" ? 10 : 25
       printf "%s: governance path %.1f %% req/s below the plain path c (issue 5 target <= %d %%); limiter cost %.1f µs CPU per request (%s - c)\n",
         n, (1 - g / c) * 100, target, gc - cc, n }'
   done
+  if [[ -n "${rps[d]:-}" && -n "${rps[h]:-}" ]]; then
+    awk -v d="${rps[d]}" -v h="${rps[h]}" 'BEGIN { printf "cache hit path h/d req/s = %.2f\n", h / d }'
+  fi
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores ($(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)), Linux $(uname -r);"
   echo "$(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | awk 'NR == 1 {print $1, $2}'), bro-ai $( [[ -x "$bin" ]] && git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo -)."
   echo "wrk -t$threads -c$conns -d$duration, $(nproc) cores shared by wrk and the servers;"
-  echo "server CPU = utime+stime of nginx master+workers (a, b), bro-ai (c-f) and redis-server (f); the mock's CPU is not in b-f."
+  echo "server CPU = utime+stime of nginx master+workers (a, b, f), bro-ai (c-e, g-j) and redis-server (j); the mock's CPU is only in a and f."
 } >"$table"
 cat "$table"
 if [[ -n "${BENCH_OUT:-}" ]]; then cp "$table" "$BENCH_OUT"; fi

@@ -9,6 +9,8 @@
 #include "config/config.hpp"
 #include "gateway/catalog.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/response_cache.hpp"
+#include "gateway/routing.hpp"
 #include "http/server.hpp"
 #include "limits/governor.hpp"
 #include "observability/log.hpp"
@@ -19,8 +21,8 @@ namespace bro::api {
 // The OpenAI-compatible surface under /v1: parse -> authorize -> gateway -> usage -> serialize.
 class OpenAiApi {
  public:
-  // Without a governor, calls are neither limited nor counted (tests of other features).
-  OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog, usage::UsageRecorder& usage,
+  OpenAiApi(auth::Authenticator& auth, gateway::ModelCatalog& catalog, gateway::ModelRouter& router,
+            gateway::ResponseCache& cache, usage::UsageRecorder& usage,
             gateway::GatewayMetrics& metrics, limits::Governor* governor = nullptr);
   void Register(http::Router& router, const config::ServerConfig& server);
 
@@ -33,19 +35,34 @@ class OpenAiApi {
   // The caller, if it may create `what` (developer, admin); else the 401/403 answer.
   http::Task<std::variant<auth::Principal, http::Response>> Admit(http::Exchange& ex,
                                                                   std::string_view what);
-  // Metrics, the usage record (in the room the admission reserved) and the log fields of one
-  // AI call.
+  // Metrics, the usage record (in the room the admission reserved, with the settled cost) and
+  // the log fields of one AI call.
   void Record(http::Exchange& ex, const auth::Principal& principal,
-              const gateway::ModelRoute& route, const gateway::ChatOutcome& outcome,
-              std::chrono::milliseconds elapsed, bool streamed, limits::Admission& admission,
-              std::int64_t cost_nanos);
+              const gateway::RoutedOutcome& routed, std::chrono::milliseconds elapsed,
+              bool streamed, limits::Admission& admission, std::int64_t cost_nanos);
+  void RecordUsage(http::Exchange& ex, const auth::Principal& principal, const std::string& model,
+                   const std::string& provider, const std::string& deployment,
+                   const gateway::ChatOutcome& outcome, std::chrono::milliseconds elapsed,
+                   bool streamed, limits::Admission& admission, std::int64_t cost_nanos);
+  // Reserve before the upstream call / settle after it (no-ops without a governor).
+  http::Task<void> Reserve(limits::Admission& admission, const auth::Principal& principal,
+                           const gateway::ChatRequest& request, const std::string& model);
+  http::Task<std::int64_t> Settle(limits::Admission& admission,
+                                  const gateway::RoutedOutcome& routed);
+  http::Task<http::Response> ServeCached(http::Exchange& ex, const auth::Principal& principal,
+                                         const gateway::ModelRoute& route,
+                                         gateway::CachedAnswer hit,
+                                         std::chrono::steady_clock::time_point start,
+                                         limits::Admission& admission);
 
   auth::Authenticator& auth_;
   gateway::ModelCatalog& catalog_;
+  gateway::ModelRouter& router_;
+  gateway::ResponseCache& cache_;
   usage::UsageRecorder& usage_;
   gateway::GatewayMetrics& metrics_;
   limits::Governor* governor_;
-  std::unordered_map<const gateway::ModelRoute*, gateway::GatewayMetrics::Route> route_metrics_;
+  std::unordered_map<const gateway::Deployment*, gateway::GatewayMetrics::Route> route_metrics_;
 };
 
 // Resolves the caller or produces the 401 answer. Shared by every authenticated route.

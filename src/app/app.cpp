@@ -29,6 +29,8 @@
 #include "common/random.hpp"
 #include "gateway/catalog.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/response_cache.hpp"
+#include "gateway/routing.hpp"
 #include "http/server.hpp"
 #include "limits/governor.hpp"
 #include "limits/memory_limiter.hpp"
@@ -206,6 +208,15 @@ int App::Serve(const std::string& role) {
   ssl.set_default_verify_paths();
   ssl.set_verify_mode(asio::ssl::verify_peer);
   gateway::ModelCatalog catalog(cfg_, ssl, clock);
+  gateway::ModelRouter model_router(cfg_.routing, catalog, registry, clock);
+  // Cached answers are shared by every replica through Redis when it is configured.
+  std::unique_ptr<storage::kv::KvStore> cache_store;
+  if (redis) {
+    cache_store = std::make_unique<storage::kv::RedisKvStore>(*redis, cfg_.redis.key_prefix);
+  } else {
+    cache_store = std::make_unique<storage::kv::MemoryKvStore>(cfg_.cache.max_bytes, clock);
+  }
+  gateway::ResponseCache response_cache(cfg_.cache, *cache_store, registry, log_);
   usage::UsageRecorder usage(*db, ioc.get_executor(), cfg_.usage, log_, registry);
 
   limits::OverrideRepository limit_overrides(*db);
@@ -222,16 +233,15 @@ int App::Serve(const std::string& role) {
   log_.Info("limits", {{"enabled", cfg_.limits.enabled},
                        {"backend", std::string(limiter->Backend())},
                        {"failure_mode", cfg_.limits.failure_mode}});
-  // Model prices (cost budgets, usage cost): to be connected to the model catalog's prices.
-  // Until then no model has a price, so cost budgets count nothing and records cost 0.
-  limits::PriceLookup model_prices;
-  limits::Governor governor(cfg_.limits, *limiter, limit_policies, usage, model_prices, clock,
-                            ioc.get_executor(), log_, registry);
+  limits::Governor governor(cfg_.limits, *limiter, limit_policies, usage,
+                            limits::CatalogPrices(catalog), clock, ioc.get_executor(), log_,
+                            registry);
 
   std::atomic<bool> draining{false};
   http::Router api_router;
   api::HealthApi health(*db, draining);
-  api::OpenAiApi openai(authenticator, catalog, usage, gateway_metrics, &governor);
+  api::OpenAiApi openai(authenticator, catalog, model_router, response_cache, usage,
+                        gateway_metrics, &governor);
   usage::UsageQuery usage_query(*db);
   api::UsageApi usage_api(authenticator, usage_query, clock);
   // The audit log (issue 4) connects here; until then a change is one structured log line.

@@ -37,6 +37,16 @@ int ParseInt(const std::string& key, const std::string& v, int min, int max) {
   return out;
 }
 
+double ParseDouble(const std::string& key, const std::string& v, double min, double max) {
+  double out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc{} || ptr != v.data() + v.size() || !(out >= min && out <= max)) {
+    Fail(key, "expected a number between " + std::to_string(min) + " and " + std::to_string(max) +
+                  ", got '" + v + "'");
+  }
+  return out;
+}
+
 std::int64_t ParseInt64(const std::string& key, const std::string& v, std::int64_t min,
                         std::int64_t max) {
   std::int64_t out = 0;
@@ -83,6 +93,8 @@ template <class Target>
 struct Field {
   std::string key;
   std::function<void(Target&, const std::string& full_key, const std::string& value)> set;
+  // For a key whose value is a list or mapping (then `set` is empty).
+  std::function<void(Target&, const std::string& full_key, const YAML::Node& value)> node = {};
 };
 
 template <class Target>
@@ -105,6 +117,11 @@ using Fields = std::vector<Field<Target>>;
 #define BRO_SIZE(S, K, MIN)                                                                    \
   {                                                                                            \
 #K, [](S & c, const std::string& k, const std::string& v) { c.K = ParseBytes(k, v, MIN); } \
+  }
+#define BRO_NUM(S, K, MIN, MAX)                                         \
+  {                                                                     \
+#K, [](S & c, const std::string& k,                                 \
+           const std::string& v) { c.K = ParseDouble(k, v, MIN, MAX); } \
   }
 #define BRO_INT64(S, K, MIN, MAX)                                      \
   {                                                                    \
@@ -287,11 +304,79 @@ const Fields<ProviderConfig>& ProviderFields() {
   return kFields;
 }
 
+template <class Target>
+std::vector<Target> ApplyList(const YAML::Node& list, const std::string& prefix,
+                              const Fields<Target>& fields);
+
+constexpr double kMaxPrice = 1e6;  // USD per million tokens
+
+const Fields<DeploymentConfig>& DeploymentFields() {
+  static const Fields<DeploymentConfig> kFields = {
+      BRO_STR(DeploymentConfig, provider),
+      BRO_STR(DeploymentConfig, upstream_model),
+      BRO_INT(DeploymentConfig, weight, 1, 1000),
+      BRO_INT(DeploymentConfig, max_concurrent, 0, 1000000),
+      BRO_NUM(DeploymentConfig, input_price_per_million, 0, kMaxPrice),
+      BRO_NUM(DeploymentConfig, output_price_per_million, 0, kMaxPrice),
+  };
+  return kFields;
+}
+
 const Fields<ModelConfig>& ModelFields() {
   static const Fields<ModelConfig> kFields = {
       BRO_STR(ModelConfig, name),
       BRO_STR(ModelConfig, provider),
       BRO_STR(ModelConfig, upstream_model),
+      BRO_NUM(ModelConfig, input_price_per_million, 0, kMaxPrice),
+      BRO_NUM(ModelConfig, output_price_per_million, 0, kMaxPrice),
+      {"deployments",
+       {},
+       [](ModelConfig& c, const std::string& k, const YAML::Node& v) {
+         c.deployments = ApplyList(v, k, DeploymentFields());
+       }},
+      {"fallbacks",
+       {},
+       [](ModelConfig& c, const std::string& k, const YAML::Node& v) {
+         if (!v.IsSequence()) Fail(k, "expected a list of model names");
+         for (std::size_t i = 0; i < v.size(); ++i) {
+           if (!v[i].IsScalar()) Fail(k + "[" + std::to_string(i) + "]", "expected a model name");
+           c.fallbacks.push_back(v[i].Scalar());
+         }
+       }},
+      BRO_BOOL(ModelConfig, cache),
+      BRO_DUR(ModelConfig, cache_ttl, milliseconds(1)),
+  };
+  return kFields;
+}
+
+const Fields<RoutingConfig>& RoutingFields() {
+  static const Fields<RoutingConfig> kFields = {
+      BRO_INT(RoutingConfig, max_attempts, 1, 10),
+      BRO_DUR(RoutingConfig, backoff_base, milliseconds(0)),
+      BRO_DUR(RoutingConfig, backoff_max, milliseconds(0)),
+      BRO_DUR(RoutingConfig, retry_after_max, milliseconds(0)),
+      BRO_INT(RoutingConfig, breaker_failures, 1, 1000),
+      BRO_NUM(RoutingConfig, breaker_error_ratio, 0.01, 1.0),
+      BRO_INT(RoutingConfig, breaker_min_requests, 1, 100000),
+      BRO_DUR(RoutingConfig, breaker_window, milliseconds(100)),
+      BRO_DUR(RoutingConfig, breaker_open_for, milliseconds(10)),
+  };
+  return kFields;
+}
+
+const Fields<CacheConfig>& CacheFields() {
+  static const Fields<CacheConfig> kFields = {
+      BRO_BOOL(CacheConfig, enabled),
+      BRO_DUR(CacheConfig, ttl, milliseconds(1)),
+      BRO_SIZE(CacheConfig, max_bytes, 1024),
+      BRO_SIZE(CacheConfig, max_entry_bytes, 256),
+      {"scope",
+       [](CacheConfig& c, const std::string& k, const std::string& v) {
+         if (v != "user" && v != "key" && v != "global") {
+           Fail(k, "expected user, key or global, got '" + v + "'");
+         }
+         c.scope = v;
+       }},
   };
   return kFields;
 }
@@ -303,6 +388,7 @@ const Fields<ModelConfig>& ModelFields() {
 #undef BRO_STR
 #undef BRO_INT64
 #undef BRO_USD
+#undef BRO_NUM
 
 std::string ScalarOf(const YAML::Node& node, const std::string& key) {
   if (!node.IsScalar()) Fail(key, "expected a scalar value");
@@ -325,7 +411,11 @@ void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Tar
         std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.key == name; });
     if (it == fields.end()) Fail(full, "unknown key");
     if (entry.second.IsNull()) continue;
-    it->set(out, full, ScalarOf(entry.second, full));
+    if (it->node) {
+      it->node(out, full, entry.second);
+    } else {
+      it->set(out, full, ScalarOf(entry.second, full));
+    }
   }
 }
 
@@ -354,6 +444,7 @@ template <class Target>
 void ApplyEnv(const Environment& env, const std::string& section, const Fields<Target>& fields,
               Target& out) {
   for (const auto& f : fields) {
+    if (!f.set) continue;  // lists and mappings come from the file only
     auto name = EnvName(section, f.key);
     if (auto it = env.find(name); it != env.end()) {
       std::string label = name;
@@ -518,10 +609,43 @@ void Validate(Config& c, const Environment& env) {
     const std::string at = "models[" + std::to_string(i) + "]";
     if (m.name.empty()) Fail(at + ".name", "required");
     if (m.name.size() > 256) Fail(at + ".name", "longer than 256 characters");
-    if (!provider_names.contains(m.provider))
-      Fail(at + ".provider", "unknown provider '" + m.provider + "'");
     if (!model_names.insert(m.name).second) Fail(at + ".name", "duplicate model '" + m.name + "'");
-    if (m.upstream_model.empty()) m.upstream_model = m.name;
+    if (m.deployments.empty()) {
+      if (m.provider.empty()) Fail(at + ".provider", "required (or a list of deployments)");
+      DeploymentConfig d;
+      d.provider = m.provider;
+      d.upstream_model = m.upstream_model;
+      d.input_price_per_million = m.input_price_per_million;
+      d.output_price_per_million = m.output_price_per_million;
+      m.deployments.push_back(d);
+    } else if (!m.provider.empty() || !m.upstream_model.empty()) {
+      Fail(at + ".provider", "give either provider/upstream_model or deployments, not both");
+    }
+    if (m.deployments.size() > 32) Fail(at + ".deployments", "more than 32 deployments");
+    for (std::size_t j = 0; j < m.deployments.size(); ++j) {
+      auto& d = m.deployments[j];
+      const std::string dat = at + ".deployments[" + std::to_string(j) + "]";
+      if (!provider_names.contains(d.provider)) {
+        Fail((m.provider.empty() ? dat : at) + ".provider",
+             "unknown provider '" + d.provider + "'");
+      }
+      if (d.upstream_model.empty()) d.upstream_model = m.name;
+    }
+    if (m.upstream_model.empty()) m.upstream_model = m.deployments.front().upstream_model;
+    if (m.provider.empty()) m.provider = m.deployments.front().provider;
+  }
+  for (std::size_t i = 0; i < c.models.size(); ++i) {
+    const auto& m = c.models[i];
+    const std::string at = "models[" + std::to_string(i) + "].fallbacks";
+    std::set<std::string> seen;
+    for (const auto& f : m.fallbacks) {
+      if (!model_names.contains(f)) Fail(at, "unknown model '" + f + "'");
+      if (f == m.name) Fail(at, "a model cannot fall back to itself");
+      if (!seen.insert(f).second) Fail(at, "'" + f + "' is listed twice");
+    }
+  }
+  if (c.routing.backoff_max < c.routing.backoff_base) {
+    Fail("routing.backoff_max", "must be at least routing.backoff_base");
   }
 }
 
@@ -552,7 +676,7 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
     if (!root.IsMap()) throw ConfigError("config: the top level must be a mapping");
     static const std::set<std::string> kSections = {"server",    "database", "logging", "metrics",
                                                     "auth",      "usage",    "limits",  "redis",
-                                                    "providers", "models"};
+                                                    "providers", "models",   "routing", "cache"};
     for (const auto& entry : root) {
       const auto name = entry.first.as<std::string>("");
       if (!kSections.contains(name)) Fail(name, "unknown key");
@@ -567,6 +691,8 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
       ApplyMap(root["usage"], "usage", UsageFields(), c.usage);
       ApplyLimits(root["limits"], c.limits);
       ApplyMap(root["redis"], "redis", RedisFields(), c.redis);
+      ApplyMap(root["routing"], "routing", RoutingFields(), c.routing);
+      ApplyMap(root["cache"], "cache", CacheFields(), c.cache);
       c.providers = ApplyList(root["providers"], "providers", ProviderFields());
       c.models = ApplyList(root["models"], "models", ModelFields());
     } catch (const YAML::Exception& e) {
@@ -579,7 +705,9 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
     echo.name = "echo";
     echo.type = "echo";
     c.providers.push_back(echo);
-    c.models.push_back({"echo", "echo", "echo"});
+    config::ModelConfig model;
+    model.name = model.provider = model.upstream_model = "echo";
+    c.models.push_back(model);
   }
   ApplyEnv(env, "server", ServerFields(), c.server);
   ApplyEnv(env, "database", DatabaseFields(), c.database);
@@ -591,6 +719,8 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   ApplyEnv(env, "limits_per_key", LimitPolicyFields(), c.limits.per_key);
   ApplyEnv(env, "limits_per_user", LimitPolicyFields(), c.limits.per_user);
   ApplyEnv(env, "redis", RedisFields(), c.redis);
+  ApplyEnv(env, "routing", RoutingFields(), c.routing);
+  ApplyEnv(env, "cache", CacheFields(), c.cache);
   if (auto it = env.find("REDIS_URL"); it != env.end() && !it->second.empty()) {
     c.redis.url = it->second;
   }
@@ -629,6 +759,8 @@ std::vector<std::pair<std::string, std::string>> EnvironmentOverrides() {
     out.emplace_back(EnvName("limits_per_user", f.key), "limits.per_user." + f.key);
   }
   add("redis", RedisFields());
+  add("routing", RoutingFields());
+  add("cache", CacheFields());
   out.emplace_back("DATABASE_URL", "database.url");
   out.emplace_back("REDIS_URL", "redis.url");
   out.emplace_back("BRO_KEY_SECRET", "auth.key_secret_file (the secret itself)");

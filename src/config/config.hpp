@@ -124,10 +124,47 @@ struct ProviderConfig {
   Duration latency = Duration::zero();      // echo only: pause before the first byte
 };
 
+// One place a public model is served from: a provider and its model name there.
+struct DeploymentConfig {
+  std::string provider;
+  std::string upstream_model;           // defaults to the public name
+  int weight = 1;                       // share of traffic among healthy deployments
+  int max_concurrent = 0;               // requests in flight at once; 0 = unlimited
+  double input_price_per_million = 0;   // USD per million prompt tokens
+  double output_price_per_million = 0;  // USD per million completion tokens
+};
+
 struct ModelConfig {
   std::string name;
+  // Shorthand for a single deployment (used when `deployments` is empty).
   std::string provider;
   std::string upstream_model;  // defaults to name
+  double input_price_per_million = 0;
+  double output_price_per_million = 0;
+  std::vector<DeploymentConfig> deployments;  // filled from the shorthand at load
+  std::vector<std::string> fallbacks;         // other public models, tried in order
+  bool cache = false;                         // exact-match response cache for this model
+  Duration cache_ttl = Duration::zero();      // zero: cache.ttl
+};
+
+struct RoutingConfig {
+  int max_attempts = 3;  // upstream calls per public model (first try + retries)
+  Duration backoff_base = std::chrono::milliseconds(100);
+  Duration backoff_max = std::chrono::seconds(2);
+  Duration retry_after_max = std::chrono::seconds(5);  // longer upstream Retry-After: don't wait
+  int breaker_failures = 5;          // consecutive failures that open a deployment's circuit
+  double breaker_error_ratio = 0.5;  // or this share of failures ...
+  int breaker_min_requests = 20;     // ... among at least this many calls ...
+  Duration breaker_window = std::chrono::seconds(30);    // ... within this window
+  Duration breaker_open_for = std::chrono::seconds(30);  // then one half-open probe
+};
+
+struct CacheConfig {
+  bool enabled = true;  // master switch; models opt in (models[].cache) or requests do
+  Duration ttl = std::chrono::minutes(5);
+  std::uint64_t max_bytes = std::uint64_t{64} << 20;       // in-process store
+  std::uint64_t max_entry_bytes = std::uint64_t{1} << 20;  // larger responses are not cached
+  std::string scope = "user";  // user | key | global: who shares cached answers
 };
 
 struct Config {
@@ -139,6 +176,8 @@ struct Config {
   UsageConfig usage;
   LimitsConfig limits;
   RedisConfig redis;
+  RoutingConfig routing;
+  CacheConfig cache;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
 };

@@ -24,9 +24,24 @@ ModelCatalog::ModelCatalog(const config::Config& cfg, boost::asio::ssl::context&
     by_name[p.name] = provider.get();
     providers_.push_back(std::move(provider));
   }
+  const auto& r = cfg.routing;
+  const BreakerSettings breaker{r.breaker_failures, r.breaker_error_ratio, r.breaker_min_requests,
+                                r.breaker_window, r.breaker_open_for};
+  models_.reserve(cfg.models.size());  // fallbacks point into models_: no reallocation after this
   for (const auto& m : cfg.models) {
     index_[m.name] = models_.size();
-    models_.push_back({m.name, by_name.at(m.provider), m.upstream_model});
+    ModelRoute route;
+    route.name = m.name;
+    for (const auto& d : m.deployments) {
+      route.deployments.push_back(std::make_unique<Deployment>(
+          *by_name.at(d.provider), d.upstream_model, d, breaker, clock));
+    }
+    route.cache = m.cache;
+    route.cache_ttl = m.cache_ttl;
+    models_.push_back(std::move(route));
+  }
+  for (std::size_t i = 0; i < cfg.models.size(); ++i) {
+    for (const auto& f : cfg.models[i].fallbacks) models_[i].fallbacks.push_back(Find(f));
   }
 }
 

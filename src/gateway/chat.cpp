@@ -11,8 +11,7 @@ namespace {
 namespace json = boost::json;
 
 ApiError Invalid(std::string message, std::string param = {}, std::string code = {}) {
-  return ApiError{http::Status::bad_request, "invalid_request_error", std::move(code),
-                  std::move(message), std::move(param)};
+  return InvalidRequest(std::move(message), std::move(param), std::move(code));
 }
 
 std::optional<ApiError> CheckContent(const json::value& content, const std::string& at) {
@@ -70,30 +69,48 @@ std::int64_t CountText(const json::value& content) {
 
 }  // namespace
 
-std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body) {
-  json::value v;
+ApiError InvalidRequest(std::string message, std::string param, std::string code) {
+  return ApiError{http::Status::bad_request, "invalid_request_error", std::move(code),
+                  std::move(message), std::move(param)};
+}
+
+std::variant<json::object, ApiError> ParseRequestObject(std::string_view body,
+                                                        std::size_t max_depth) {
   boost::system::error_code ec;
   json::parse_options opts;
-  opts.max_depth = 64;
-  // One arena per request: the parsed tree is freed at once when the request ends.
-  v = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>(), opts);
+  opts.max_depth = max_depth;
+  auto v = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>(), opts);
   if (ec) {
-    return Invalid("We could not parse the JSON body of your request. (" + ec.message() + ")", {},
-                   "invalid_json");
+    return InvalidRequest(
+        "We could not parse the JSON body of your request. (" + ec.message() + ")", {},
+        "invalid_json");
   }
-  if (!v.is_object()) return Invalid("The request body must be a JSON object.", {}, "invalid_json");
+  if (!v.is_object()) {
+    return InvalidRequest("The request body must be a JSON object.", {}, "invalid_json");
+  }
+  return std::move(v.as_object());
+}
+
+std::variant<std::string, ApiError> ReadModelField(const json::object& o) {
+  const auto* model = o.if_contains("model");
+  if (model == nullptr) return InvalidRequest("You must provide a model parameter.", "model");
+  if (!model->is_string() || model->as_string().empty())
+    return InvalidRequest("'model' must be a non-empty string.", "model");
+  if (model->as_string().size() > 256)
+    return InvalidRequest("'model' is longer than 256 characters.", "model");
+  return std::string(model->as_string());
+}
+
+std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body) {
+  auto parsed = ParseRequestObject(body, 64);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return std::move(*e);
   ChatRequest req;
-  req.body = std::move(v.as_object());
+  req.body = std::move(std::get<json::object>(parsed));
   req.raw = body;
   const auto& o = req.body;
-
-  const auto* model = o.if_contains("model");
-  if (model == nullptr) return Invalid("You must provide a model parameter.", "model");
-  if (!model->is_string() || model->as_string().empty())
-    return Invalid("'model' must be a non-empty string.", "model");
-  if (model->as_string().size() > 256)
-    return Invalid("'model' is longer than 256 characters.", "model");
-  req.model = std::string(model->as_string());
+  auto model = ReadModelField(o);
+  if (auto* e = std::get_if<ApiError>(&model)) return std::move(*e);
+  req.model = std::move(std::get<std::string>(model));
 
   const auto* messages = o.if_contains("messages");
   if (messages == nullptr) return Invalid("Missing required parameter: 'messages'.", "messages");

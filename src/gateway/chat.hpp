@@ -28,6 +28,14 @@ struct ChatRequest {
 // Parses and validates a /v1/chat/completions body; errors name the offending field.
 std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body);
 
+// Shared by every /v1 body parser.
+ApiError InvalidRequest(std::string message, std::string param = {}, std::string code = {});
+// The body as a JSON object in a per-request arena (freed at once when the request ends).
+std::variant<boost::json::object, ApiError> ParseRequestObject(std::string_view body,
+                                                               std::size_t max_depth);
+// The `model` field: a non-empty string of at most 256 characters.
+std::variant<std::string, ApiError> ReadModelField(const boost::json::object& body);
+
 struct Usage {
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
@@ -51,6 +59,9 @@ class StreamSink {
   // Calls on_gone if the client disconnects before StopWatchingClient(); no coroutine needed.
   virtual void WatchClientGone(const std::function<void()>& on_gone) { (void)on_gone; }
   virtual void StopWatchingClient() {}
+  // Whether anything has reached the client yet. Until then a failed call can still be retried
+  // on another deployment and answered with a plain error (see gateway::ModelRouter).
+  virtual bool Started() const { return true; }
 };
 
 // What a chat call produced. When `streamed` is false, `status`/`body` are the

@@ -15,8 +15,7 @@ namespace {
 namespace json = boost::json;
 
 ApiError Invalid(std::string message, std::string param = {}, std::string code = {}) {
-  return ApiError{http::Status::bad_request, "invalid_request_error", std::move(code),
-                  std::move(message), std::move(param)};
+  return InvalidRequest(std::move(message), std::move(param), std::move(code));
 }
 
 std::optional<ApiError> CheckText(const json::value& v, const std::string& at,
@@ -46,27 +45,15 @@ std::uint64_t SplitMix(std::uint64_t& state) {
 }  // namespace
 
 std::variant<EmbeddingRequest, ApiError> ParseEmbeddingRequest(std::string_view body) {
-  boost::system::error_code ec;
-  json::parse_options opts;
-  opts.max_depth = 16;
-  auto v = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>(), opts);
-  if (ec) {
-    return Invalid("We could not parse the JSON body of your request. (" + ec.message() + ")", {},
-                   "invalid_json");
-  }
-  if (!v.is_object()) return Invalid("The request body must be a JSON object.", {}, "invalid_json");
+  auto parsed = ParseRequestObject(body, 16);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return std::move(*e);
   EmbeddingRequest req;
-  req.body = std::move(v.as_object());
+  req.body = std::move(std::get<json::object>(parsed));
   req.raw = body;
   const auto& o = req.body;
-
-  const auto* model = o.if_contains("model");
-  if (model == nullptr) return Invalid("You must provide a model parameter.", "model");
-  if (!model->is_string() || model->as_string().empty())
-    return Invalid("'model' must be a non-empty string.", "model");
-  if (model->as_string().size() > 256)
-    return Invalid("'model' is longer than 256 characters.", "model");
-  req.model = std::string(model->as_string());
+  auto model = ReadModelField(o);
+  if (auto* e = std::get_if<ApiError>(&model)) return std::move(*e);
+  req.model = std::move(std::get<std::string>(model));
 
   const auto* input = o.if_contains("input");
   if (input == nullptr || input->is_null())

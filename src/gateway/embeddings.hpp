@@ -16,7 +16,7 @@
 namespace bro::gateway {
 
 inline constexpr std::size_t kMaxEmbeddingInputs = 2048;           // OpenAI's own limit
-inline constexpr std::size_t kMaxEmbeddingInputBytes = 64 * 1024;  // ~8k tokens and then some
+inline constexpr std::size_t kMaxEmbeddingInputBytes = std::size_t{64} << 10;  // ~8k tokens and then some
 inline constexpr std::int64_t kMaxEmbeddingDimensions = 8192;
 inline constexpr std::size_t kEchoEmbeddingDimensions = 16;
 

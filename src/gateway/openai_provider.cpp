@@ -106,7 +106,12 @@ Task<ChatOutcome> OpenAiProvider::Run(const ChatCall& call, StreamSink& sink,
     unsigned char arena[8192];
     json::monotonic_resource mr(arena, sizeof arena);
     auto parsed = json::parse(content, jec, &mr);
-    if (!jec && parsed.is_object()) ReadUsage(parsed.as_object(), progress);
+    if (jec || !parsed.is_object()) {
+      // Never hand a client a 200 it cannot parse; the router may try another deployment.
+      co_return ErrorOutcome(UpstreamError(http::Status::bad_gateway, "upstream_error",
+                                           "The upstream provider's response was not valid JSON."));
+    }
+    ReadUsage(parsed.as_object(), progress);
     out.usage = progress.usage;
     if (!progress.prompt_reported)
       out.usage.prompt_tokens = EstimatePromptTokens(call.request.body);

@@ -139,6 +139,24 @@ bool NeedsSettlement(const Settlement& s) {
 
 }  // namespace
 
+PriceLookup CatalogPrices(const gateway::ModelCatalog& catalog) {
+  return [&catalog](std::string_view model) -> std::optional<Price> {
+    const auto* route = catalog.Find(model);
+    if (route == nullptr) return std::nullopt;
+    Price worst;
+    auto consider = [&worst](const gateway::ModelRoute& r) {
+      for (const auto& d : r.deployments) {
+        worst.input_per_million = std::max(worst.input_per_million, d->price.input_per_million);
+        worst.output_per_million = std::max(worst.output_per_million, d->price.output_per_million);
+      }
+    };
+    consider(*route);
+    for (const auto* fallback : route->fallbacks) consider(*fallback);
+    if (worst.input_per_million == 0 && worst.output_per_million == 0) return std::nullopt;
+    return worst;
+  };
+}
+
 std::int64_t CostNanos(const std::optional<Price>& price, std::int64_t prompt_tokens,
                        std::int64_t completion_tokens) {
   if (!price) return 0;
@@ -368,8 +386,8 @@ Task<void> Governor::AdmitTokens(Admission& a, const auth::Principal& principal,
   co_return;
 }
 
-Task<std::int64_t> Governor::Settle(Admission& a, gateway::Usage used) {
-  const auto cost = CostNanos(a.price_, used.prompt_tokens, used.completion_tokens);
+Task<std::int64_t> Governor::Settle(Admission& a, gateway::Usage used, std::optional<Price> price) {
+  const auto cost = CostNanos(price ? price : a.price_, used.prompt_tokens, used.completion_tokens);
   if (!a.counted_) co_return cost;
   a.counted_ = false;
   Settlement s = std::move(a.settlement_);

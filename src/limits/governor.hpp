@@ -10,6 +10,7 @@
 #include "auth/api_keys.hpp"
 #include "common/time.hpp"
 #include "config/config.hpp"
+#include "gateway/catalog.hpp"
 #include "gateway/chat.hpp"
 #include "limits/limiter.hpp"
 #include "limits/policy.hpp"
@@ -26,6 +27,11 @@ struct Price {
 };
 // nullopt: the model has no price (its requests cost 0 and only token limits apply to it).
 using PriceLookup = std::function<std::optional<Price>(std::string_view model)>;
+// The prices a reservation for a public model must assume: the dearest input and output prices
+// among its deployments and those of its fallbacks (the router may send the call to any of
+// them). nullopt for a model nobody priced.
+PriceLookup CatalogPrices(const gateway::ModelCatalog& catalog);
+
 // Rounded up: a budget is never undercharged.
 std::int64_t CostNanos(const std::optional<Price>& price, std::int64_t prompt_tokens,
                        std::int64_t completion_tokens);
@@ -94,7 +100,10 @@ class Governor {
                          std::int64_t prompt_tokens, std::int64_t completion_tokens);
   // Charges `used` (what was produced, also after a failure or a client that left) in place of
   // the reservation; returns the cost in nano-dollars for the usage record.
-  Task<std::int64_t> Settle(Admission& admission, gateway::Usage used);
+  // `price`: the prices of what actually answered (a routed deployment), when known; else
+  // the ones the reservation used.
+  Task<std::int64_t> Settle(Admission& admission, gateway::Usage used,
+                            std::optional<Price> price = std::nullopt);
   // Headers for /v1 responses that use no quota (model listing).
   Task<void> AddHeaders(const auth::Principal& principal, http::Response& res);
   bool Degraded() const { return degraded_.load(); }

@@ -35,6 +35,7 @@
 #include "limits/governor.hpp"
 #include "limits/memory_limiter.hpp"
 #include "limits/policy.hpp"
+#include "storage/kv/memory_kv_store.hpp"
 #include "storage/sql/migrations.hpp"
 #include "storage/sql/sqlite_database.hpp"
 #include "usage/usage_recorder.hpp"
@@ -74,7 +75,12 @@ class GatewayFixture : public ::testing::Test {
   virtual std::unique_ptr<limits::Limiter> MakeLimiter() {
     return std::make_unique<limits::MemoryLimiter>();
   }
-  virtual limits::PriceLookup Prices() const { return {}; }
+  // The router's source of randomness; empty: the real one.
+  virtual std::function<double()> Random() const { return {}; }
+  // Where cached answers live; the Redis variant of the cache tests overrides it.
+  virtual std::unique_ptr<storage::kv::KvStore> CacheStore() {
+    return std::make_unique<storage::kv::MemoryKvStore>(cfg_.cache.max_bytes, clock_);
+  }
 
   void SetUp() override {
     cfg_ = config::LoadFromString(Catalog(), Env());
@@ -91,16 +97,22 @@ class GatewayFixture : public ::testing::Test {
                                                     log_.Get(), registry_);
     gateway_metrics_ = std::make_unique<gateway::GatewayMetrics>(registry_);
     http_metrics_ = std::make_unique<http::HttpMetrics>(registry_);
+    router_model_ = std::make_unique<gateway::ModelRouter>(cfg_.routing, *catalog_, registry_,
+                                                           clock_, Random());
+    cache_store_ = CacheStore();
+    cache_ =
+        std::make_unique<gateway::ResponseCache>(cfg_.cache, *cache_store_, registry_, log_.Get());
+
     limit_overrides_ = std::make_unique<limits::OverrideRepository>(*db_);
     limit_policies_ = std::make_unique<limits::PolicyResolver>(cfg_.limits, *limit_overrides_);
     testing::RunTask(ioc_, limit_policies_->Load());
     ioc_.restart();
     limiter_ = MakeLimiter();
-    governor_ = std::make_unique<limits::Governor>(cfg_.limits, *limiter_, *limit_policies_,
-                                                   *usage_, Prices(), clock_, ioc_.get_executor(),
-                                                   log_.Get(), registry_);
-    api_ = std::make_unique<OpenAiApi>(*authenticator_, *catalog_, *usage_, *gateway_metrics_,
-                                       governor_.get());
+    governor_ = std::make_unique<limits::Governor>(
+        cfg_.limits, *limiter_, *limit_policies_, *usage_, limits::CatalogPrices(*catalog_), clock_,
+        ioc_.get_executor(), log_.Get(), registry_);
+    api_ = std::make_unique<OpenAiApi>(*authenticator_, *catalog_, *router_model_, *cache_, *usage_,
+                                       *gateway_metrics_, governor_.get());
     api_->Register(router_, cfg_.server);
     usage_query_ = std::make_unique<usage::UsageQuery>(*db_);
     usage_api_ = std::make_unique<UsageApi>(*authenticator_, *usage_query_, clock_);
@@ -215,6 +227,9 @@ class GatewayFixture : public ::testing::Test {
   std::unique_ptr<auth::KeyRepository> keys_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<gateway::ModelCatalog> catalog_;
+  std::unique_ptr<gateway::ModelRouter> router_model_;
+  std::unique_ptr<storage::kv::KvStore> cache_store_;
+  std::unique_ptr<gateway::ResponseCache> cache_;
   std::unique_ptr<usage::UsageRecorder> usage_;
   std::unique_ptr<gateway::GatewayMetrics> gateway_metrics_;
   std::unique_ptr<http::HttpMetrics> http_metrics_;

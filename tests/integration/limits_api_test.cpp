@@ -152,16 +152,36 @@ TEST_F(LimitsTest, TokensAreReservedAtTheWorstCaseAndSettledToTheActualUse) {
   EXPECT_GE(Header(later, "retry-after"), 1);
 }
 
+// echo at $1000 / $2000 per million tokens: 1e6 / 2e6 nano-dollars per token.
 class PricedLimitsTest : public LimitsTest {
  protected:
-  // $1000 / $2000 per million tokens: 1e6 / 2e6 nano-dollars per token.
-  limits::PriceLookup Prices() const override {
-    return [](std::string_view model) -> std::optional<limits::Price> {
-      if (model == "echo") return limits::Price{1000, 2000};
-      return std::nullopt;
-    };
+  std::string Catalog() const override {
+    return R"(
+providers:
+  - {name: echo, type: echo}
+  - {name: echo-b, type: echo}
+models:
+  - {name: echo, provider: echo, input_price_per_million: 1000, output_price_per_million: 2000}
+  - {name: other, provider: echo, upstream_model: echo-other}
+  - name: mixed
+    deployments:
+      - {provider: echo, input_price_per_million: 1000, output_price_per_million: 2000}
+      - {provider: echo-b, input_price_per_million: 3000, output_price_per_million: 1000}
+limits:
+  per_key: {requests_per_minute: 1000, tokens_per_minute: 1000000}
+)";
   }
 };
+
+TEST_F(PricedLimitsTest, ReservationsAssumeTheDearestDeployment) {
+  const auto prices = limits::CatalogPrices(*catalog_);
+  const auto mixed = prices("mixed");
+  ASSERT_TRUE(mixed.has_value());
+  EXPECT_EQ(mixed->input_per_million, 3000);
+  EXPECT_EQ(mixed->output_per_million, 2000);
+  EXPECT_FALSE(prices("other").has_value()) << "unpriced";
+  EXPECT_FALSE(prices("nope").has_value());
+}
 
 TEST_F(PricedLimitsTest, ADailyCostBudgetIsNeverOverspentAndAdmitsNothingOnceExhausted) {
   ASSERT_EQ(SetLimits("user", dev_user_id_, R"({"daily_cost_usd":0.25})").result(),

@@ -1,7 +1,6 @@
 #include "storage/redis/redis_client.hpp"
 
 #include <hiredis/hiredis.h>
-#include <openssl/evp.h>
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -14,6 +13,7 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "common/digest.hpp"
 #include "common/errors.hpp"
 
 namespace bro::storage::redis {
@@ -27,10 +27,10 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{16} << 10;
 // A reply larger than this is a protocol problem for our use (keys hold sessions and cached
 // responses of at most a few MiB); the connection is dropped rather than buffering without end.
-constexpr std::size_t kMaxPendingReplyBytes = 64 * 1024 * 1024;
+constexpr std::size_t kMaxPendingReplyBytes = std::size_t{64} << 20;
 
 const void* ContextOf(const asio::any_io_executor& ex) {
   return &asio::query(ex, asio::execution::context_as<asio::execution_context&>);
@@ -84,21 +84,6 @@ std::string Encode(const std::vector<std::string>& args) {
   return out;
 }
 
-std::string Sha1Hex(std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha1(), nullptr) != 1) {
-    throw std::runtime_error("SHA-1 failed");
-  }
-  static constexpr std::string_view kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0xf]);
-  }
-  return out;
-}
-
 }  // namespace
 
 RedisOptions ParseRedisUrl(std::string_view url) {
@@ -137,7 +122,7 @@ RedisOptions ParseRedisUrl(std::string_view url) {
   return o;
 }
 
-Script::Script(std::string source) : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
+Script::Script(std::string source) : source_(std::move(source)), sha1_(common::Sha1Hex(source_)) {}
 
 struct RedisClient::Connection {
   explicit Connection(const asio::any_io_executor& ex)

@@ -46,8 +46,10 @@ export function freePort() {
   });
 }
 
+// Scalars are quoted strings; lists and mappings (deployments, fallbacks) are JSON, which YAML
+// reads as flow collections.
 function yamlScalar(v) {
-  return JSON.stringify(String(v));
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : JSON.stringify(String(v));
 }
 
 function yamlList(items) {
