@@ -13,12 +13,17 @@ const base = env.CLUSTER_URL;
 const admin = env.CLUSTER_ADMIN_KEY;
 const run = Math.random().toString(36).slice(2, 8);
 
+// echo costs $1000 / $2000 per million prompt / completion tokens (tests/cluster/run.sh); slow
+// has no price.
+const costNanos = (u) => u.prompt_tokens * 1_000_000 + u.completion_tokens * 2_000_000;
+
 // What the clients were told they used, per user: compared with the stored records at the end.
-const reported = new Map(); // user id -> { requests, tokens }
-function report(user, tokens) {
-  const r = reported.get(user) ?? { requests: 0, tokens: 0 };
+const reported = new Map(); // user id -> { requests, tokens, cost (nano-dollars) }
+function report(user, tokens, cost) {
+  const r = reported.get(user) ?? { requests: 0, tokens: 0, cost: 0 };
   r.requests += 1;
   r.tokens += tokens;
+  r.cost += cost;
   reported.set(user, r);
 }
 
@@ -85,7 +90,8 @@ async function chat(who, { model = "echo", maxTokens = 20, stream = false } = {}
     out.usage = JSON.parse(text).usage;
   }
   assert.ok(out.usage, "every answered call reports its usage");
-  report(who.userId, out.usage.prompt_tokens + out.usage.completion_tokens);
+  report(who.userId, out.usage.prompt_tokens + out.usage.completion_tokens,
+    model === "echo" ? costNanos(out.usage) : 0);
   return out;
 }
 
@@ -120,10 +126,10 @@ test("N requests per minute: exactly N of 10xN concurrent attempts succeed acros
     "each admitted request saw a distinct remaining count: one decision at a time across replicas");
 });
 
-test("daily token budget B with 200 concurrent requests: charged <= B, nothing admitted after exhaustion", async () => {
-  const B = 1500;
+test("daily cost budget B with 200 concurrent requests: charged <= B, nothing admitted after exhaustion", async () => {
+  const B = 1.0; // US dollars
   const who = newKey("budget");
-  await setUserLimits(who.userId, { daily_tokens: B });
+  await setUserLimits(who.userId, { daily_cost_usd: B });
   const results = await Promise.all(Array.from({ length: 200 }, () => chat(who, { maxTokens: 20 })));
   const ok = results.filter((r) => r.status === 200);
   assert.ok(ok.length > 0);
@@ -133,19 +139,22 @@ test("daily token budget B with 200 concurrent requests: charged <= B, nothing a
   }
   // Reservations settled to less than their worst case free some budget again: use it up one
   // request at a time, until the first refusal with nothing in flight.
+  const all = [...ok];
   let last;
   for (let i = 0; i < 200; i++) {
     last = await chat(who, { maxTokens: 20 });
     if (last.status !== 200) break;
+    all.push(last);
   }
   assert.equal(last.status, 429);
   // Exhausted: no request of this size gets in any more, on any instance.
   const after = await Promise.all(Array.from({ length: 12 }, () => chat(who, { maxTokens: 20 })));
   assert.deepEqual([...countBy(after, (r) => r.status)], [[429, 12]]);
   assert.equal(countBy(after, (r) => r.instance).size, 3);
-  const charged = reported.get(who.userId).tokens;
-  assert.ok(charged <= B, `charged ${charged} > budget ${B}`);
-  assert.ok(charged > B - 2 * 40, `the budget was used up (${charged} of ${B})`);
+  const charged = all.reduce((n, r) => n + costNanos(r.usage), 0);
+  assert.ok(charged <= B * 1e9, `charged ${charged} nano-dollars > budget $${B}`);
+  const worst = costNanos({ prompt_tokens: all[0].usage.prompt_tokens, completion_tokens: 20 });
+  assert.ok(charged > B * 1e9 - worst, `the budget was used up (${charged} of ${B * 1e9})`);
 });
 
 test("tokens per minute hold for streaming requests", async () => {
@@ -213,7 +222,7 @@ test("Redis stopped mid-test: failure_mode closed is honoured, then the cluster 
   for (const p of ports) assert.equal(await metric(p, 'bro_limits_degraded{backend="redis"}'), 0);
 });
 
-test("usage reported to clients equals the usage stored, after shutdown", async () => {
+test("usage reported to clients equals the usage (and cost) stored, after shutdown", async () => {
   const pids = env.CLUSTER_INSTANCE_PIDS.split(" ").map(Number);
   for (const pid of pids) process.kill(pid, "SIGTERM");
   for (const pid of pids) {
@@ -228,10 +237,11 @@ test("usage reported to clients equals the usage stored, after shutdown", async 
   }
   assert.ok(reported.size >= 4);
   for (const [userId, r] of reported) {
-    const [count, tokens] = psql(
-      `SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage_records WHERE user_id = '${userId}'`,
+    const [count, tokens, cost] = psql(
+      `SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0), COALESCE(SUM(cost_nanos), 0) FROM usage_records WHERE user_id = '${userId}'`,
     ).split("|").map(Number);
     assert.equal(count, r.requests, `records of ${userId}`);
     assert.equal(tokens, r.tokens, `tokens of ${userId}`);
+    assert.equal(cost, r.cost, `cost of ${userId}`);
   }
 });

@@ -85,7 +85,7 @@ providers:
   - {name: echo, type: echo}
   - {name: slow-echo, type: echo, token_delay: 40ms}
 models:
-  - {name: echo, provider: echo}
+  - {name: echo, provider: echo, input_price_per_million: 1000, output_price_per_million: 2000}
   - {name: slow, provider: slow-echo}
 YAML
 
