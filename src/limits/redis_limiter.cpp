@@ -47,19 +47,24 @@ for i = 0, n - 1 do
 end
 
 local reason, refusing, retry = 0, 0, 0
+local counts, sums = {}, {}  -- what the checks read, for the headers of an admitted request
 if mode == 'reserve' then
   for i = 0, n - 1 do
     local rpm, tpm, conc = lim(i, 1), lim(i, 2), lim(i, 3)
     local dtok, mtok, dcost, mcost = lim(i, 4), lim(i, 5), lim(i, 6), lim(i, 7)
     refusing = i
-    if rpm > 0 and redis.call('ZCARD', key(i, 1)) + 1 > rpm then
-      local oldest = redis.call('ZRANGE', key(i, 1), 0, 0, 'WITHSCORES')
-      reason, retry = 1, tonumber(oldest[2]) + 60000 - now
-      break
+    if rpm > 0 then
+      counts[i] = redis.call('ZCARD', key(i, 1))
+      if counts[i] + 1 > rpm then
+        local oldest = redis.call('ZRANGE', key(i, 1), 0, 0, 'WITHSCORES')
+        reason, retry = 1, tonumber(oldest[2]) + 60000 - now
+        break
+      end
     end
     if tpm > 0 then
       if tokens > tpm then reason = 3; break end
       local sum = num(redis.call('HGET', key(i, 3), '_sum'))
+      sums[i] = sum
       if sum + tokens > tpm then
         reason = 2
         local entries = redis.call('ZRANGE', key(i, 2), 0, -1, 'WITHSCORES')
@@ -116,15 +121,21 @@ if mode == 'reserve' then
   end
 end
 
--- Headers: the tightest subject (least remaining, then latest reset).
+-- Headers: the tightest subject (least remaining, then latest reset). An admitted request is
+-- the newest entry of every window it entered, so what the checks read is enough.
+local admitted_now = mode == 'reserve' and reason == 0
 local rl, rr, rs, tl, tr, ts = 0, 0, 0, 0, 0, 0
 for i = 0, n - 1 do
   local rpm, tpm = lim(i, 1), lim(i, 2)
   if rpm > 0 then
-    local count = redis.call('ZCARD', key(i, 1))
-    local reset = 0
-    if count > 0 then
-      reset = tonumber(redis.call('ZRANGE', key(i, 1), -1, -1, 'WITHSCORES')[2]) + 60000 - now
+    local count, reset
+    if admitted_now then
+      count, reset = counts[i] + 1, 60000
+    else
+      count, reset = redis.call('ZCARD', key(i, 1)), 0
+      if count > 0 then
+        reset = tonumber(redis.call('ZRANGE', key(i, 1), -1, -1, 'WITHSCORES')[2]) + 60000 - now
+      end
     end
     local remaining = math.max(0, rpm - count)
     if rl == 0 or remaining < rr or (remaining == rr and reset > rs) then
@@ -132,10 +143,14 @@ for i = 0, n - 1 do
     end
   end
   if tpm > 0 then
-    local sum = num(redis.call('HGET', key(i, 3), '_sum'))
-    local reset = 0
-    local newest = redis.call('ZRANGE', key(i, 2), -1, -1, 'WITHSCORES')
-    if #newest > 0 then reset = tonumber(newest[2]) + 60000 - now end
+    local sum, reset
+    if admitted_now then
+      sum, reset = sums[i] + tokens, 60000
+    else
+      sum, reset = num(redis.call('HGET', key(i, 3), '_sum')), 0
+      local newest = redis.call('ZRANGE', key(i, 2), -1, -1, 'WITHSCORES')
+      if #newest > 0 then reset = tonumber(newest[2]) + 60000 - now end
+    end
     local remaining = math.max(0, tpm - sum)
     if tl == 0 or remaining < tr or (remaining == tr and reset > ts) then
       tl, tr, ts = tpm, remaining, math.max(0, reset)
