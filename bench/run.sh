@@ -9,12 +9,14 @@
 #   f  nginx mock streaming (SSE), direct: the time-to-first-byte baseline
 #   g  bro-ai openai provider -> that streaming mock (stream: true)
 #   h  bro-ai, echo model behind the response cache: every request a cache hit
+#   i  as c, plus limits in process (requests, tokens, concurrency, daily budget per key and user)
+#   j  as i, with the limiter in Redis (a local redis-server; its CPU counts as the server's)
 #   t  time to first byte of a stream at a fixed rate (bench/ttfb.mjs): f's mock direct vs
 #      through bro-ai (g's route), BENCH_TTFB_RATE req/s (1000) over BENCH_CONNECTIONS
 #
 # Environment:
 #   BENCH_DURATION=10s  BENCH_WARMUP=2s  BENCH_CONNECTIONS=50  BENCH_THREADS=2
-#   BENCH_CASES="a b c d e f g h"   BRO_AI_BIN (default <repo>/build/release/bro-ai)
+#   BENCH_CASES="a b c d e f g h i j"   BRO_AI_BIN (default <repo>/build/release/bro-ai)
 #   BENCH_DATABASE_URL  bro-ai's database (default: SQLite in the temp dir)
 #   BENCH_OUT=FILE      also write the markdown table there
 set -euo pipefail
@@ -26,7 +28,7 @@ duration="${BENCH_DURATION:-10s}"
 warmup="${BENCH_WARMUP:-2s}"
 conns="${BENCH_CONNECTIONS:-50}"
 threads="${BENCH_THREADS:-2}"
-cases="${BENCH_CASES:-a b c d e f g h t}"
+cases="${BENCH_CASES:-a b c d e f g h i j t}"
 clk_tck="$(getconf CLK_TCK)"
 
 for tool in nginx wrk curl; do
@@ -176,7 +178,7 @@ proxy_pid=$nginx_pid
 bro_pid=""
 bro_key=""
 bro_port=""
-if [[ " $cases " =~ \ [cdeght]\  ]]; then
+if [[ " $cases " =~ \ [cdeghijt]\  ]]; then
   if [[ -x "$bin" ]]; then
     bro_dir="$tmp/bro"
     mkdir -p "$bro_dir"
@@ -238,8 +240,48 @@ EOF
     wait_http "http://127.0.0.1:$bro_port/health" || { tail -20 "$bro_dir/serve.log" >&2; exit 1; }
     echo "bench: bro-ai on 127.0.0.1:$bro_port (pid $bro_pid), database $DATABASE_URL"
   else
-    echo "bench: NOTICE: no bro-ai binary at $bin: cases c, d, e, g, h skipped"
-    cases="$(tr -d 'cdeght' <<<"$cases" | xargs)"
+    echo "bench: NOTICE: no bro-ai binary at $bin: cases c, d, e, g, h, i, j skipped"
+    cases="$(tr -d 'cdeghijt' <<<"$cases" | xargs)"
+  fi
+fi
+
+# Issue 5: the same bro-ai with limits that every request is checked against and counted in
+# (none of them reached) — i: limiter in process, j: limiter in Redis (a local redis-server).
+declare -A gov_port gov_pid
+redis_pid=""
+governed_limits="limits:
+  max_tokens_default: 256
+  per_key: {requests_per_minute: 100000000, tokens_per_minute: 100000000000, concurrent_requests: 100000, daily_tokens: 100000000000000}
+  per_user: {requests_per_minute: 100000000, tokens_per_minute: 100000000000}"
+start_governed() { # NAME BACKEND [ENV=VALUE...]
+  local name=$1 backend=$2 dir="$tmp/bro-$1"
+  shift 2
+  mkdir -p "$dir"
+  { cat "$bro_dir/app.yaml"; echo "$governed_limits"; echo "  backend: $backend"; } >"$dir/app.yaml"
+  gov_port[$name]="$(free_port)"
+  env BRO_SERVER_PORT="${gov_port[$name]}" BRO_METRICS_PORT="$(free_port)" "$@" \
+    "$bin" serve --config "$dir/app.yaml" >"$dir/serve.log" 2>&1 &
+  gov_pid[$name]=$!
+  started+=("${gov_pid[$name]}")
+  wait_http "http://127.0.0.1:${gov_port[$name]}/health" || { tail -20 "$dir/serve.log" >&2; exit 1; }
+  echo "bench: bro-ai with limits in $backend on 127.0.0.1:${gov_port[$name]} (pid ${gov_pid[$name]})"
+}
+if [[ -n "$bro_port" && " $cases " == *" i "* ]]; then start_governed i memory; fi
+if [[ -n "$bro_port" && " $cases " == *" j "* ]]; then
+  if command -v redis-server >/dev/null; then
+    redis_port="$(free_port)"
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+      --daemonize no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+    redis_pid=$!
+    started+=("$redis_pid")
+    for _ in $(seq 100); do
+      redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1 && break
+      sleep 0.05
+    done
+    start_governed j redis "REDIS_URL=redis://127.0.0.1:$redis_port/0"
+  else
+    echo "bench: NOTICE: redis-server is missing: case j skipped"
+    cases="$(tr -d 'j' <<<"$cases" | xargs)"
   fi
 fi
 
@@ -305,6 +347,8 @@ label[e]="e. bro-ai, 2 weighted deployments + fallback → mock"
 label[f]="f. nginx mock, streaming (SSE), direct"
 label[g]="g. bro-ai openai provider → streaming mock"
 label[h]="h. bro-ai echo model, response cache hit"
+label[i]="i. c + limits in process"
+label[j]="j. c + limits in Redis"
 
 echo "bench: wrk -t$threads -c$conns -d$duration (warm-up $warmup), cases: $cases"
 for c in $cases; do
@@ -319,6 +363,8 @@ for c in $cases; do
     g) body_file="$here/fixtures/request_stream.json" \
       measure g "$bro_port" gpt-4o-mini-stream "$bro_key" "$bro_pid" ;;
     h) measure h "$bro_port" echo-cached "$bro_key" "$bro_pid" ;;
+    i) measure i "${gov_port[i]}" gpt-4o-mini "$bro_key" "${gov_pid[i]}" ;;
+    j) measure j "${gov_port[j]}" gpt-4o-mini "$bro_key" "${gov_pid[j]}" "$redis_pid" ;;
     t)
       node "$here/ttfb.mjs" --rate "${BENCH_TTFB_RATE:-1000}" --connections "$conns" \
         --duration "${duration%s}" --body "$here/fixtures/request_stream.json" \
@@ -335,7 +381,7 @@ table="$tmp/table.md"
   echo
   echo "| case | req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for c in a b c d e f g h; do
+  for c in a b c d e f g h i j; do
     [[ -n "${rps[$c]:-}" ]] || continue
     echo "| ${label[$c]} | ${rps[$c]} | ${p50[$c]} | ${p99[$c]} | ${cpu_us[$c]} | ${errors[$c]} |"
   done
@@ -363,6 +409,13 @@ table="$tmp/table.md"
       if (by.direct && by.gateway) console.log(`TTFB added by the gateway at ${process.argv[2]} req/s over ${process.argv[3]} connections: p50 ${sign(by.gateway.p50_ms - by.direct.p50_ms)} ms, p99 ${sign(by.gateway.p99_ms - by.direct.p99_ms)} ms (issue 3 target < 1 ms at p99)`);
     ' "$tmp/ttfb.jsonl" "${BENCH_TTFB_RATE:-1000}" "$conns"
   fi
+  for g in i j; do
+    [[ -n "${rps[c]:-}" && -n "${rps[$g]:-}" ]] || continue
+    awk -v g="${rps[$g]}" -v c="${rps[c]}" -v gc="${cpu_us[$g]}" -v cc="${cpu_us[c]}" -v n="$g" 'BEGIN {
+      target = n == "i" ? 10 : 25
+      printf "%s: governance path %.1f %% req/s below the plain path c (issue 5 target <= %d %%); limiter cost %.1f µs CPU per request (%s - c)\n",
+        n, (1 - g / c) * 100, target, gc - cc, n }'
+  done
   if [[ -n "${rps[d]:-}" && -n "${rps[h]:-}" ]]; then
     awk -v d="${rps[d]}" -v h="${rps[h]}" 'BEGIN { printf "cache hit path h/d req/s = %.2f\n", h / d }'
   fi
@@ -370,7 +423,7 @@ table="$tmp/table.md"
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores ($(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)), Linux $(uname -r);"
   echo "$(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | awk 'NR == 1 {print $1, $2}'), bro-ai $( [[ -x "$bin" ]] && git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo -)."
   echo "wrk -t$threads -c$conns -d$duration, $(nproc) cores shared by wrk and the servers;"
-  echo "server CPU = utime+stime of nginx master+workers (a, b) or bro-ai (c, d); the mock's CPU is not in b or c."
+  echo "server CPU = utime+stime of nginx master+workers (a, b, f), bro-ai (c-e, g-j) and redis-server (j); the mock's CPU is only in a and f."
 } >"$table"
 cat "$table"
 if [[ -n "${BENCH_OUT:-}" ]]; then cp "$table" "$BENCH_OUT"; fi

@@ -21,15 +21,22 @@ constexpr std::string_view kCacheHeader = "x-bro-cache";
 // a copy of what it sends (for the response cache), up to a bound; beyond it the copy is void.
 class ExchangeSink : public gateway::StreamSink {
  public:
-  explicit ExchangeSink(http::Exchange& ex, std::string_view cache_status = {},
-                        std::string* capture = nullptr, std::size_t capture_limit = 0)
-      : ex_(ex), cache_status_(cache_status), capture_(capture), capture_limit_(capture_limit) {}
+  // The admission's x-ratelimit-* headers go on the stream's head.
+  ExchangeSink(http::Exchange& ex, const limits::Admission& admission,
+               std::string_view cache_status = {}, std::string* capture = nullptr,
+               std::size_t capture_limit = 0)
+      : ex_(ex),
+        admission_(admission),
+        cache_status_(cache_status),
+        capture_(capture),
+        capture_limit_(capture_limit) {}
   http::Task<bool> Begin() override {
     http::Response head{Status::ok, ex_.Req().version()};
     head.set(http::Field::content_type, "text/event-stream; charset=utf-8");
     head.set(http::Field::cache_control, "no-cache");
     head.set("x-accel-buffering", "no");
     if (!cache_status_.empty()) head.set(kCacheHeader, cache_status_);
+    admission_.AddHeaders(head);
     co_return co_await ex_.StartStream(std::move(head));
   }
   http::Task<bool> Send(std::string_view bytes) override {
@@ -53,6 +60,7 @@ class ExchangeSink : public gateway::StreamSink {
 
  private:
   http::Exchange& ex_;
+  const limits::Admission& admission_;
   std::string_view cache_status_;
   std::string* capture_;
   std::size_t capture_limit_;
@@ -102,8 +110,13 @@ http::Response Unauthorized(const http::Exchange& ex) {
 
 OpenAiApi::OpenAiApi(gateway::ModelCatalog& catalog, gateway::ModelRouter& router,
                      gateway::ResponseCache& cache, usage::UsageRecorder& usage,
-                     gateway::GatewayMetrics& metrics)
-    : catalog_(catalog), router_(router), cache_(cache), usage_(usage), metrics_(metrics) {
+                     gateway::GatewayMetrics& metrics, limits::Governor* governor)
+    : catalog_(catalog),
+      router_(router),
+      cache_(cache),
+      usage_(usage),
+      metrics_(metrics),
+      governor_(governor) {
   for (const auto& m : catalog_.Models()) {
     for (const auto& d : m.deployments) {
       route_metrics_.emplace(d.get(), metrics_.ForRoute(std::string(d->provider->Name()), m.name));
@@ -133,9 +146,11 @@ http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex,
   for (const auto& m : catalog_.Models()) {
     if (principal.MayUseModel(m.name)) data.push_back(ModelJson(m));
   }
-  co_return http::MakeJson(
+  auto res = http::MakeJson(
       Status::ok, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}),
       ex.Req().version());
+  if (governor_ != nullptr) co_await governor_->AddHeaders(principal, res);
+  co_return res;
 }
 
 http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex,
@@ -143,12 +158,14 @@ http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex,
   auto name = ex.Path().substr(std::string_view("/v1/models/").size());
   const auto* m = catalog_.Find(name);
   if (m == nullptr || !principal.MayUseModel(m->name)) co_return NotFoundModel(ex, name);
-  co_return http::MakeJson(Status::ok, json::serialize(ModelJson(*m)), ex.Req().version());
+  auto res = http::MakeJson(Status::ok, json::serialize(ModelJson(*m)), ex.Req().version());
+  if (governor_ != nullptr) co_await governor_->AddHeaders(principal, res);
+  co_return res;
 }
 
 void OpenAiApi::Record(http::Exchange& ex, const auth::Principal& principal,
                        const gateway::RoutedOutcome& routed, std::chrono::milliseconds elapsed,
-                       bool streamed) {
+                       bool streamed, limits::Admission& admission, std::int64_t cost_nanos) {
   const auto& outcome = routed.outcome;
   const auto& route = *routed.route;
   // No deployment could be tried (every circuit open): accounted to the first one.
@@ -167,13 +184,14 @@ void OpenAiApi::Record(http::Exchange& ex, const auth::Principal& principal,
   m.prompt_tokens.Inc(static_cast<std::uint64_t>(outcome.usage.prompt_tokens));
   m.completion_tokens.Inc(static_cast<std::uint64_t>(outcome.usage.completion_tokens));
   RecordUsage(ex, principal, route.name, std::string(deployment.provider->Name()), deployment.id,
-              outcome, elapsed, streamed);
+              outcome, elapsed, streamed, admission, cost_nanos);
 }
 
 void OpenAiApi::RecordUsage(http::Exchange& ex, const auth::Principal& principal,
                             const std::string& model, const std::string& provider,
                             const std::string& deployment, const gateway::ChatOutcome& outcome,
-                            std::chrono::milliseconds elapsed, bool streamed) {
+                            std::chrono::milliseconds elapsed, bool streamed,
+                            limits::Admission& admission, std::int64_t cost_nanos) {
   usage::UsageRecord rec;
   rec.id = common::TimeOrderedId();
   rec.created_at = common::NowIso8601();
@@ -185,12 +203,13 @@ void OpenAiApi::RecordUsage(http::Exchange& ex, const auth::Principal& principal
   rec.deployment = deployment;
   rec.prompt_tokens = outcome.usage.prompt_tokens;
   rec.completion_tokens = outcome.usage.completion_tokens;
+  rec.cost_nanos = cost_nanos;
   rec.latency_ms = elapsed.count();
   if (outcome.time_to_first_token) rec.ttft_ms = outcome.time_to_first_token->count();
   rec.status = outcome.client_gone ? 499 : static_cast<int>(outcome.status);
   rec.streamed = streamed;
   rec.error_code = outcome.error_code;
-  usage_.Record(std::move(rec));
+  usage_.Record(admission.TakeUsageSlot(), std::move(rec));
 
   ex.LogFields()["model"] = model;
   ex.LogFields()["deployment"] = deployment;
@@ -199,13 +218,32 @@ void OpenAiApi::RecordUsage(http::Exchange& ex, const auth::Principal& principal
 
 namespace {
 
-http::Response Reply(const http::Exchange& ex, gateway::ChatOutcome& outcome) {
+http::Response Reply(const http::Exchange& ex, gateway::ChatOutcome& outcome,
+                     const limits::Admission& admission) {
   auto res = http::MakeJson(outcome.status, std::move(outcome.body), ex.Version());
   if (!outcome.retry_after.empty()) res.set(http::Field::retry_after, outcome.retry_after);
+  admission.AddHeaders(res);
   return res;
 }
 
 }  // namespace
+
+http::Task<void> OpenAiApi::Reserve(limits::Admission& admission, const auth::Principal& principal,
+                                    const gateway::ChatRequest& request, const std::string& model) {
+  if (governor_ != nullptr) co_await governor_->Admit(admission, principal, request, model);
+}
+
+http::Task<std::int64_t> OpenAiApi::Settle(limits::Admission& admission,
+                                           const gateway::RoutedOutcome& routed) {
+  if (governor_ == nullptr) co_return 0;
+  // Charged at the prices of the deployment that answered (the reservation took the dearest).
+  std::optional<limits::Price> price;
+  if (routed.deployment != nullptr) {
+    price = limits::Price{routed.deployment->price.input_per_million,
+                          routed.deployment->price.output_per_million};
+  }
+  co_return co_await governor_->Settle(admission, routed.outcome.usage, price);
+}
 
 http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
                                                       const auth::Principal& principal) {
@@ -220,21 +258,25 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
 
   auto use_cache = cache_.Wanted(route->cache, ex.Req()[kCacheHeader]);
   if (!use_cache) co_return BadCacheHeader(ex);
+  limits::Admission admission;
+  co_await Reserve(admission, principal, request, route->name);
+  if (!admission.Admitted()) co_return admission.Refusal(ex.Version());
   std::string cache_key;
   if (*use_cache) {
     cache_key = cache_.Key(request, route->name, CacheScope(principal, cache_.Scope()));
     auto hit = co_await cache_.Lookup(cache_key, route->name);
     if (hit && hit->stream == request.stream) {
-      co_return co_await ServeCached(ex, principal, *route, std::move(*hit), start);
+      co_return co_await ServeCached(ex, principal, *route, std::move(*hit), start, admission);
     }
   }
 
   std::string captured;
-  ExchangeSink sink(ex, *use_cache ? "miss" : "", *use_cache ? &captured : nullptr,
+  ExchangeSink sink(ex, admission, *use_cache ? "miss" : "", *use_cache ? &captured : nullptr,
                     cache_.MaxEntryBytes());
   auto routed = co_await router_.Chat(*route, request, sink, ex.TraceId(), ex.SpanId());
+  const auto cost_nanos = co_await Settle(admission, routed);
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  Record(ex, principal, routed, elapsed, request.stream);
+  Record(ex, principal, routed, elapsed, request.stream, admission, cost_nanos);
   auto& outcome = routed.outcome;
   const bool succeeded = outcome.error_code.empty() && !outcome.client_gone &&
                          outcome.status == Status::ok && routed.route == route;
@@ -247,23 +289,21 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
     co_await cache_.Store(cache_key, answer, ttl);
   }
   if (ex.Streaming()) co_return http::Response{};
-  auto res = Reply(ex, outcome);
+  auto res = Reply(ex, outcome, admission);
   if (*use_cache) res.set(kCacheHeader, "miss");
   co_return res;
 }
 
-http::Task<http::Response> OpenAiApi::ServeCached(http::Exchange& ex,
-                                                  const auth::Principal& principal,
-                                                  const gateway::ModelRoute& route,
-                                                  gateway::CachedAnswer hit,
-                                                  Clock::time_point start) {
+http::Task<http::Response> OpenAiApi::ServeCached(
+    http::Exchange& ex, const auth::Principal& principal, const gateway::ModelRoute& route,
+    gateway::CachedAnswer hit, Clock::time_point start, limits::Admission& admission) {
   gateway::ChatOutcome outcome;
   outcome.usage = hit.usage;
   outcome.time_to_first_token =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   http::Response res;
   if (hit.stream) {
-    ExchangeSink sink(ex, "hit");
+    ExchangeSink sink(ex, admission, "hit");
     // (No co_await inside && — GCC 12 mishandles conditional awaits.)
     bool open = co_await sink.Begin();
     if (open) open = co_await sink.Send(hit.body);
@@ -271,9 +311,17 @@ http::Task<http::Response> OpenAiApi::ServeCached(http::Exchange& ex,
   } else {
     res = http::MakeJson(Status::ok, std::move(hit.body), ex.Version());
     res.set(kCacheHeader, "hit");
+    admission.AddHeaders(res);
+  }
+  // A cache hit counts as a request but uses no upstream tokens and costs nothing.
+  std::int64_t cost_nanos = 0;
+  const gateway::Usage no_upstream_use;
+  if (governor_ != nullptr) {
+    cost_nanos = co_await governor_->Settle(admission, no_upstream_use, limits::Price());
   }
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  RecordUsage(ex, principal, route.name, "cache", "cache", outcome, elapsed, hit.stream);
+  RecordUsage(ex, principal, route.name, "cache", "cache", outcome, elapsed, hit.stream, admission,
+              cost_nanos);
   co_return res;
 }
 
@@ -288,10 +336,17 @@ http::Task<http::Response> OpenAiApi::Embeddings(http::Exchange& ex,
   if (route == nullptr || !principal.MayUseModel(request.model))
     co_return NotFoundModel(ex, request.model);
 
+  limits::Admission admission;
+  if (governor_ != nullptr) {
+    co_await governor_->AdmitTokens(admission, principal, route->name,
+                                    limits::EstimateInputTokens(request.inputs), 0);
+  }
+  if (!admission.Admitted()) co_return admission.Refusal(ex.Version());
   auto routed = co_await router_.Embed(*route, request, ex.TraceId(), ex.SpanId());
+  const auto cost_nanos = co_await Settle(admission, routed);
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  Record(ex, principal, routed, elapsed, false);
-  co_return Reply(ex, routed.outcome);
+  Record(ex, principal, routed, elapsed, false, admission, cost_nanos);
+  co_return Reply(ex, routed.outcome, admission);
 }
 
 }  // namespace bro::api

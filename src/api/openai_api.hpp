@@ -11,6 +11,7 @@
 #include "gateway/response_cache.hpp"
 #include "gateway/routing.hpp"
 #include "http/server.hpp"
+#include "limits/governor.hpp"
 #include "observability/log.hpp"
 #include "usage/usage_recorder.hpp"
 
@@ -21,7 +22,7 @@ class OpenAiApi {
  public:
   OpenAiApi(gateway::ModelCatalog& catalog, gateway::ModelRouter& router,
             gateway::ResponseCache& cache, usage::UsageRecorder& usage,
-            gateway::GatewayMetrics& metrics);
+            gateway::GatewayMetrics& metrics, limits::Governor* governor = nullptr);
   // Routes go through the gate: who may call what is decided by identity::PermissionTable().
   void Register(AccessGate& gate, http::Router& router, const config::ServerConfig& server);
 
@@ -31,24 +32,32 @@ class OpenAiApi {
   http::Task<http::Response> ChatCompletions(http::Exchange& ex, const auth::Principal& principal);
   http::Task<http::Response> Embeddings(http::Exchange& ex, const auth::Principal& principal);
 
-  // Metrics, the usage record and the log fields of one AI call.
+  // Metrics, the usage record (in the room the admission reserved, with the settled cost) and
+  // the log fields of one AI call.
   void Record(http::Exchange& ex, const auth::Principal& principal,
               const gateway::RoutedOutcome& routed, std::chrono::milliseconds elapsed,
-              bool streamed);
+              bool streamed, limits::Admission& admission, std::int64_t cost_nanos);
   void RecordUsage(http::Exchange& ex, const auth::Principal& principal, const std::string& model,
                    const std::string& provider, const std::string& deployment,
                    const gateway::ChatOutcome& outcome, std::chrono::milliseconds elapsed,
-                   bool streamed);
+                   bool streamed, limits::Admission& admission, std::int64_t cost_nanos);
+  // Reserve before the upstream call / settle after it (no-ops without a governor).
+  http::Task<void> Reserve(limits::Admission& admission, const auth::Principal& principal,
+                           const gateway::ChatRequest& request, const std::string& model);
+  http::Task<std::int64_t> Settle(limits::Admission& admission,
+                                  const gateway::RoutedOutcome& routed);
   http::Task<http::Response> ServeCached(http::Exchange& ex, const auth::Principal& principal,
                                          const gateway::ModelRoute& route,
                                          gateway::CachedAnswer hit,
-                                         std::chrono::steady_clock::time_point start);
+                                         std::chrono::steady_clock::time_point start,
+                                         limits::Admission& admission);
 
   gateway::ModelCatalog& catalog_;
   gateway::ModelRouter& router_;
   gateway::ResponseCache& cache_;
   usage::UsageRecorder& usage_;
   gateway::GatewayMetrics& metrics_;
+  limits::Governor* governor_;
   std::unordered_map<const gateway::Deployment*, gateway::GatewayMetrics::Route> route_metrics_;
 };
 

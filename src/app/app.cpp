@@ -25,7 +25,9 @@
 #include "api/auth_api.hpp"
 #include "api/health_api.hpp"
 #include "api/keys_api.hpp"
+#include "api/limits_api.hpp"
 #include "api/openai_api.hpp"
+#include "api/usage_api.hpp"
 #include "api/users_api.hpp"
 #include "auth/api_keys.hpp"
 #include "common/random.hpp"
@@ -40,6 +42,10 @@
 #include "identity/oidc.hpp"
 #include "identity/sessions.hpp"
 #include "identity/users.hpp"
+#include "limits/governor.hpp"
+#include "limits/memory_limiter.hpp"
+#include "limits/policy.hpp"
+#include "limits/redis_limiter.hpp"
 #include "observability/metrics.hpp"
 #include "storage/kv/memory_kv_store.hpp"
 #include "storage/kv/redis_kv_store.hpp"
@@ -249,6 +255,24 @@ int App::Serve(const std::string& role) {
   gateway::ResponseCache response_cache(cfg_.cache, *cache_store, registry, log_);
   usage::UsageRecorder usage(*db, ioc.get_executor(), cfg_.usage, log_, registry);
 
+  limits::OverrideRepository limit_overrides(*db);
+  limits::PolicyResolver limit_policies(cfg_.limits, limit_overrides);
+  RunSync(ioc, limit_policies.Load());
+  limit_policies.Start(asio::make_strand(ioc), log_);
+  std::unique_ptr<limits::Limiter> limiter;
+  if (cfg_.limits.backend == "redis") {
+    // Validated at load: limits.backend redis requires redis.url, so `redis` is set.
+    limiter = std::make_unique<limits::RedisLimiter>(*redis, cfg_.redis.key_prefix + "limits:");
+  } else {
+    limiter = std::make_unique<limits::MemoryLimiter>();
+  }
+  log_.Info("limits", {{"enabled", cfg_.limits.enabled},
+                       {"backend", std::string(limiter->Backend())},
+                       {"failure_mode", cfg_.limits.failure_mode}});
+  limits::Governor governor(cfg_.limits, *limiter, limit_policies, usage,
+                            limits::CatalogPrices(catalog), clock, ioc.get_executor(), log_,
+                            registry);
+
   std::atomic<bool> draining{false};
   http::Router api_router;
   api::HealthApi health(*db, draining);
@@ -301,7 +325,20 @@ int App::Serve(const std::string& role) {
     auth_api = std::make_unique<api::AuthApi>(gate, *oidc, sessions, users, audit, options, clock);
   }
 
-  api::OpenAiApi openai(catalog, model_router, response_cache, usage, gateway_metrics);
+  api::OpenAiApi openai(catalog, model_router, response_cache, usage, gateway_metrics, &governor);
+  usage::UsageQuery usage_query(*db);
+  api::UsageApi usage_api(gate, usage_query, clock);
+  // Limit changes go to the audit log (asynchronously: the change itself is already stored).
+  api::LimitsApi limits_api(
+      gate, limit_overrides, limit_policies, clock, [&audit, &ioc](const api::LimitsAuditEvent& e) {
+        identity::AuditEvent event;
+        event.actor_user_id = e.actor.user_id;
+        event.actor_method = e.actor.key_prefix.empty() ? "session" : "api_key";
+        event.action = std::string(e.action);
+        event.target_type = "limits";
+        event.details = e.details;
+        asio::co_spawn(ioc, audit.Record(std::move(event)), asio::detached);
+      });
   api::KeysApi keys_api(gate, keys, users, audit, cfg_.auth.key_rotation_grace, clock);
   api::UsersApi users_api(gate, users, audit, clock);
   api::AuditApi audit_api(gate, audit);
@@ -310,6 +347,8 @@ int App::Serve(const std::string& role) {
     keys_api.Register(api_router);
     users_api.Register(api_router);
     audit_api.Register(api_router);
+    usage_api.Register(api_router);
+    limits_api.Register(api_router);
     if (auth_api) auth_api->Register(api_router);
   }
   api::AccessGate::CheckCoverage(api_router);
@@ -391,6 +430,7 @@ int App::Serve(const std::string& role) {
           log_.Warning("grace period over: closing remaining connections", {{"connections", left}});
         }
         api_server.CloseAll();
+        co_await limit_policies.Stop();
         co_await usage.Stop();
         metrics_server.BeginDrain();
         metrics_server.CloseAll();

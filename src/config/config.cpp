@@ -47,6 +47,28 @@ double ParseDouble(const std::string& key, const std::string& v, double min, dou
   return out;
 }
 
+std::int64_t ParseInt64(const std::string& key, const std::string& v, std::int64_t min,
+                        std::int64_t max) {
+  std::int64_t out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc{} || ptr != v.data() + v.size())
+    Fail(key, "expected an integer, got '" + v + "'");
+  if (out < min || out > max) {
+    Fail(key,
+         "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + v);
+  }
+  return out;
+}
+
+// A non-negative amount of US dollars, at most one billion.
+double ParseUsd(const std::string& key, const std::string& v) {
+  double out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc{} || ptr != v.data() + v.size() || !(out >= 0) || out > 1e9)
+    Fail(key, "expected an amount of US dollars between 0 and 1e9, got '" + v + "'");
+  return out;
+}
+
 bool ParseBool(const std::string& key, const std::string& v) {
   if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
   if (v == "false" || v == "0" || v == "no" || v == "off") return false;
@@ -120,6 +142,15 @@ void ApplyMap(const YAML::Node& map, const std::string& prefix, const Fields<Tar
   {                                                                     \
 #K, [](S & c, const std::string& k,                                 \
            const std::string& v) { c.K = ParseDouble(k, v, MIN, MAX); } \
+  }
+#define BRO_INT64(S, K, MIN, MAX)                                      \
+  {                                                                    \
+#K, [](S & c, const std::string& k,                                \
+           const std::string& v) { c.K = ParseInt64(k, v, MIN, MAX); } \
+  }
+#define BRO_USD(S, K)                                                                   \
+  {                                                                                     \
+#K, [](S & c, const std::string& k, const std::string& v) { c.K = ParseUsd(k, v); } \
   }
 #define BRO_STR(S, K)                                                    \
   {                                                                      \
@@ -286,6 +317,42 @@ const Fields<UsageConfig>& UsageFields() {
   return kFields;
 }
 
+constexpr std::int64_t kMaxLimit = std::int64_t{1} << 50;
+
+const Fields<LimitPolicyConfig>& LimitPolicyFields() {
+  static const Fields<LimitPolicyConfig> kFields = {
+      BRO_INT64(LimitPolicyConfig, requests_per_minute, 0, kMaxLimit),
+      BRO_INT64(LimitPolicyConfig, tokens_per_minute, 0, kMaxLimit),
+      BRO_INT64(LimitPolicyConfig, concurrent_requests, 0, kMaxLimit),
+      BRO_INT64(LimitPolicyConfig, daily_tokens, 0, kMaxLimit),
+      BRO_INT64(LimitPolicyConfig, monthly_tokens, 0, kMaxLimit),
+      BRO_USD(LimitPolicyConfig, daily_cost_usd),
+      BRO_USD(LimitPolicyConfig, monthly_cost_usd),
+  };
+  return kFields;
+}
+
+const Fields<LimitsConfig>& LimitsFields() {
+  static const Fields<LimitsConfig> kFields = {
+      BRO_BOOL(LimitsConfig, enabled),
+      {"backend",
+       [](LimitsConfig& c, const std::string& k, const std::string& v) {
+         if (v != "memory" && v != "redis") Fail(k, "expected memory or redis, got '" + v + "'");
+         c.backend = v;
+       }},
+      {"failure_mode",
+       [](LimitsConfig& c, const std::string& k, const std::string& v) {
+         if (v != "open" && v != "closed") Fail(k, "expected open or closed, got '" + v + "'");
+         c.failure_mode = v;
+       }},
+      BRO_INT64(LimitsConfig, max_tokens_default, 1, 10'000'000),
+      BRO_DUR(LimitsConfig, lease, milliseconds(1000)),
+      BRO_DUR(LimitsConfig, retry_interval, milliseconds(10)),
+      BRO_DUR(LimitsConfig, override_refresh, milliseconds(100)),
+  };
+  return kFields;
+}
+
 const Fields<ProviderConfig>& ProviderFields() {
   static const Fields<ProviderConfig> kFields = {
       BRO_STR(ProviderConfig, name),
@@ -393,6 +460,8 @@ const Fields<CacheConfig>& CacheFields() {
 #undef BRO_SIZE
 #undef BRO_STR
 #undef BRO_LIST
+#undef BRO_INT64
+#undef BRO_USD
 #undef BRO_NUM
 
 std::string ScalarOf(const YAML::Node& node, const std::string& key) {
@@ -473,6 +542,25 @@ std::string ReadSecretFile(const std::string& key, const std::string& path) {
   while (!data.empty() && std::isspace(static_cast<unsigned char>(data.back()))) data.pop_back();
   if (data.empty()) Fail(key, "secret file '" + path + "' is empty");
   return data;
+}
+
+// limits: scalar keys plus the per_key and per_user policy mappings.
+void ApplyLimits(const YAML::Node& map, LimitsConfig& out) {
+  if (!map || map.IsNull()) return;
+  if (!map.IsMap()) Fail("limits", "expected a mapping");
+  YAML::Node scalars(YAML::NodeType::Map);
+  for (const auto& entry : map) {
+    if (!entry.first.IsScalar()) Fail("limits", "keys must be strings");
+    const std::string name = entry.first.Scalar();
+    if (name == "per_key") {
+      ApplyMap(entry.second, "limits.per_key", LimitPolicyFields(), out.per_key);
+    } else if (name == "per_user") {
+      ApplyMap(entry.second, "limits.per_user", LimitPolicyFields(), out.per_user);
+    } else {
+      scalars[name] = entry.second;
+    }
+  }
+  ApplyMap(scalars, "limits", LimitsFields(), out);
 }
 
 bool IsPostgresUrl(const std::string& url) {
@@ -621,6 +709,9 @@ void Validate(Config& c, const Environment& env) {
     }
   }
   if (c.redis.key_prefix.size() > 64) Fail("redis.key_prefix", "longer than 64 characters");
+  if (c.limits.backend == "redis" && c.redis.url.empty()) {
+    Fail("limits.backend", "redis needs redis.url (or REDIS_URL)");
+  }
 
   std::set<std::string> provider_names;
   for (std::size_t i = 0; i < c.providers.size(); ++i) {
@@ -723,9 +814,9 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   bool has_catalog = false;
   if (root && !root.IsNull()) {
     if (!root.IsMap()) throw ConfigError("config: the top level must be a mapping");
-    static const std::set<std::string> kSections = {"server", "database", "logging", "metrics",
-                                                    "auth",   "usage",    "redis",   "providers",
-                                                    "models", "routing",  "cache"};
+    static const std::set<std::string> kSections = {"server",    "database", "logging", "metrics",
+                                                    "auth",      "usage",    "limits",  "redis",
+                                                    "providers", "models",   "routing", "cache"};
     for (const auto& entry : root) {
       const auto name = entry.first.as<std::string>("");
       if (!kSections.contains(name)) Fail(name, "unknown key");
@@ -738,6 +829,7 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
       ApplyMap(root["metrics"], "metrics", MetricsFields(), c.metrics);
       ApplyMap(root["auth"], "auth", AuthFields(), c.auth);
       ApplyMap(root["usage"], "usage", UsageFields(), c.usage);
+      ApplyLimits(root["limits"], c.limits);
       ApplyMap(root["redis"], "redis", RedisFields(), c.redis);
       ApplyMap(root["routing"], "routing", RoutingFields(), c.routing);
       ApplyMap(root["cache"], "cache", CacheFields(), c.cache);
@@ -765,6 +857,9 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   ApplyEnv(env, "auth_oidc", OidcFields(), c.auth.oidc);
   ApplyEnv(env, "auth_iap", IapFields(), c.auth.iap);
   ApplyEnv(env, "usage", UsageFields(), c.usage);
+  ApplyEnv(env, "limits", LimitsFields(), c.limits);
+  ApplyEnv(env, "limits_per_key", LimitPolicyFields(), c.limits.per_key);
+  ApplyEnv(env, "limits_per_user", LimitPolicyFields(), c.limits.per_user);
   ApplyEnv(env, "redis", RedisFields(), c.redis);
   ApplyEnv(env, "routing", RoutingFields(), c.routing);
   ApplyEnv(env, "cache", CacheFields(), c.cache);
@@ -802,6 +897,11 @@ std::vector<std::pair<std::string, std::string>> EnvironmentOverrides() {
   add("auth_oidc", OidcFields());
   add("auth_iap", IapFields());
   add("usage", UsageFields());
+  add("limits", LimitsFields());
+  for (const auto& f : LimitPolicyFields()) {
+    out.emplace_back(EnvName("limits_per_key", f.key), "limits.per_key." + f.key);
+    out.emplace_back(EnvName("limits_per_user", f.key), "limits.per_user." + f.key);
+  }
   add("redis", RedisFields());
   add("routing", RoutingFields());
   add("cache", CacheFields());

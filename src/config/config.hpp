@@ -109,6 +109,32 @@ struct UsageConfig {
   int buffer_capacity = 50000;
 };
 
+// One subject's limits; 0 means unlimited. Costs are in US dollars.
+struct LimitPolicyConfig {
+  std::int64_t requests_per_minute = 0;
+  std::int64_t tokens_per_minute = 0;
+  std::int64_t concurrent_requests = 0;
+  std::int64_t daily_tokens = 0;
+  std::int64_t monthly_tokens = 0;
+  double daily_cost_usd = 0;
+  double monthly_cost_usd = 0;
+};
+
+struct LimitsConfig {
+  bool enabled = true;
+  std::string backend = "memory";     // memory (this process) | redis (shared by every replica)
+  std::string failure_mode = "open";  // when the backend fails: open (admit) | closed (503)
+  // Completion tokens reserved when a request sets no max_tokens.
+  std::int64_t max_tokens_default = 4096;
+  // A concurrency slot held by a replica that died is freed after this.
+  Duration lease = std::chrono::minutes(10);
+  // While the backend fails, how long before it is tried again.
+  Duration retry_interval = std::chrono::seconds(1);
+  Duration override_refresh = std::chrono::seconds(5);  // overrides re-read from the database
+  LimitPolicyConfig per_key;
+  LimitPolicyConfig per_user;
+};
+
 struct RedisConfig {
   std::string url;  // empty: no Redis, state stays in-process; REDIS_URL wins
   Duration connect_timeout = std::chrono::seconds(2);
@@ -193,6 +219,7 @@ struct Config {
   MetricsConfig metrics;
   AuthConfig auth;
   UsageConfig usage;
+  LimitsConfig limits;
   RedisConfig redis;
   RoutingConfig routing;
   CacheConfig cache;

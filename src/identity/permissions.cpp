@@ -24,6 +24,10 @@ std::string_view PermissionName(Permission p) {
       return "users.admin";
     case Permission::kAuditRead:
       return "audit.read";
+    case Permission::kUsageRead:
+      return "usage.read";
+    case Permission::kLimitsAdmin:
+      return "limits.admin";
   }
   return "unknown";
 }
@@ -47,6 +51,11 @@ const std::vector<RouteRule>& PermissionTable() {
       {Verb::get, "/api/v1/users", Permission::kUsersAdmin},
       {Verb::patch, "/api/v1/users/*", Permission::kUsersAdmin},
       {Verb::get, "/api/v1/audit", Permission::kAuditRead},
+      {Verb::get, "/api/v1/usage", Permission::kUsageRead},
+      {Verb::get, "/api/v1/limits", Permission::kLimitsAdmin},
+      {Verb::get, "/api/v1/limits/*", Permission::kLimitsAdmin},
+      {Verb::put, "/api/v1/limits/*", Permission::kLimitsAdmin},
+      {Verb::delete_, "/api/v1/limits/*", Permission::kLimitsAdmin},
   };
   return kTable;
 }
@@ -64,19 +73,22 @@ bool RoleHas(auth::Role role, Permission p) {
     case Permission::kAuthenticated:
     case Permission::kModelsRead:
     case Permission::kKeysRead:
+    case Permission::kUsageRead:
       return true;
     case Permission::kCompletionsCreate:
     case Permission::kKeysWrite:
       return role == auth::Role::kAdmin || role == auth::Role::kDeveloper;
     case Permission::kUsersAdmin:
     case Permission::kAuditRead:
+    case Permission::kLimitsAdmin:
       return role == auth::Role::kAdmin;
   }
   return false;
 }
 
 bool IsAdminPermission(Permission p) {
-  return p == Permission::kUsersAdmin || p == Permission::kAuditRead;
+  return p == Permission::kUsersAdmin || p == Permission::kAuditRead ||
+         p == Permission::kLimitsAdmin;
 }
 
 }  // namespace bro::identity

@@ -21,6 +21,8 @@ enum class Permission {
   kKeysWrite,          // create, revoke, rotate one's own keys
   kUsersAdmin,         // list users, change roles, deactivate; any user's keys
   kAuditRead,          // read the audit log
+  kUsageRead,          // usage analytics: one's own (admins: everyone's)
+  kLimitsAdmin,        // read and change limits and budgets
 };
 std::string_view PermissionName(Permission p);
 

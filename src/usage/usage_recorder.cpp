@@ -8,14 +8,15 @@
 namespace bro::usage {
 namespace {
 
-constexpr std::size_t kColumns = 15;
+constexpr std::size_t kColumns = 16;
 constexpr std::size_t kChunkSizes[] = {100, 10, 1};
 
 std::string InsertSql(std::size_t rows) {
   std::string sql =
       "INSERT INTO usage_records (id, created_at, request_id, api_key_id, user_id, model, "
       "provider, deployment, "
-      "prompt_tokens, completion_tokens, latency_ms, ttft_ms, status, streamed, error_code) "
+      "prompt_tokens, completion_tokens, cost_nanos, latency_ms, ttft_ms, status, streamed, "
+      "error_code) "
       "VALUES ";
   std::size_t p = 1;
   for (std::size_t r = 0; r < rows; ++r) {
@@ -50,6 +51,7 @@ void AppendParams(storage::Params& p, const UsageRecord& r) {
   p.emplace_back(r.deployment);
   p.emplace_back(r.prompt_tokens);
   p.emplace_back(r.completion_tokens);
+  p.emplace_back(r.cost_nanos);
   p.emplace_back(r.latency_ms);
   p.push_back(r.ttft_ms ? storage::Value(*r.ttft_ms) : storage::Value(nullptr));
   p.emplace_back(static_cast<std::int64_t>(r.status));
@@ -77,6 +79,10 @@ UsageRecorder::UsageRecorder(storage::Database& db, const boost::asio::any_io_ex
       flush_errors_(
           metrics.AddCounter("bro_usage_flush_errors_total", "Failed usage batch writes (retried).")
               .With({})),
+      backpressure_(metrics
+                        .AddCounter("bro_usage_backpressure_total",
+                                    "Requests refused because the usage buffer was full.")
+                        .With({})),
       timer_(executor) {
   metrics.AddCallbackGauge(
       "bro_usage_buffered_records", "Usage records waiting to be written.", {}, [this] {
@@ -89,11 +95,65 @@ void UsageRecorder::Start() {
   boost::asio::co_spawn(executor_, Loop(), boost::asio::detached);
 }
 
+UsageSlot& UsageSlot::operator=(UsageSlot&& o) noexcept {
+  if (this != &o) {
+    if (owner_ != nullptr) owner_->Release();
+    owner_ = std::exchange(o.owner_, nullptr);
+  }
+  return *this;
+}
+
+UsageSlot::~UsageSlot() {
+  if (owner_ != nullptr) owner_->Release();
+}
+
+bool UsageRecorder::Full() const {
+  return buffer_.size() + in_flight_ + promised_ >= static_cast<std::size_t>(cfg_.buffer_capacity);
+}
+
+UsageSlot UsageRecorder::Reserve() {
+  {
+    std::lock_guard lock(mu_);
+    if (!Full()) {
+      ++promised_;
+      return UsageSlot(this);
+    }
+  }
+  backpressure_.Inc();
+  return UsageSlot();
+}
+
+void UsageRecorder::Release() {
+  std::lock_guard lock(mu_);
+  --promised_;
+}
+
+std::size_t UsageRecorder::Promised() const {
+  std::lock_guard lock(mu_);
+  return promised_;
+}
+
+void UsageRecorder::Record(UsageSlot slot, UsageRecord r) {
+  if (!slot.Valid()) {
+    Record(std::move(r));
+    return;
+  }
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    slot.owner_ = nullptr;
+    --promised_;
+    buffer_.push_back(std::move(r));
+    wake = buffer_.size() >= static_cast<std::size_t>(cfg_.batch_size);
+  }
+  if (wake) boost::asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
+}
+
 bool UsageRecorder::Record(UsageRecord r) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
-    if (buffer_.size() >= static_cast<std::size_t>(cfg_.buffer_capacity)) {
+    if (Full()) {
       dropped_.Inc();
       log_.Error("usage buffer full: record dropped",
                  {{"request_id", r.request_id}, {"model", r.model}});
@@ -119,6 +179,7 @@ std::vector<UsageRecord> UsageRecorder::Take(std::size_t at_most) {
       std::make_move_iterator(buffer_.begin()),
       std::make_move_iterator(buffer_.begin() + static_cast<std::ptrdiff_t>(n)));
   buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(n));
+  in_flight_ += n;
   return batch;
 }
 
@@ -161,6 +222,10 @@ storage::Task<bool> UsageRecorder::FlushOnce() {
       PutBack(batch);
       co_return false;
     }
+    {
+      std::lock_guard lock(mu_);
+      in_flight_ -= batch.size();
+    }
     written_.Inc(batch.size());
   }
   co_return true;
@@ -168,14 +233,9 @@ storage::Task<bool> UsageRecorder::FlushOnce() {
 
 void UsageRecorder::PutBack(std::vector<UsageRecord>& batch) {
   std::lock_guard lock(mu_);
-  // Back in front, in order; records beyond capacity are counted as dropped.
-  for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
-    if (buffer_.size() >= static_cast<std::size_t>(cfg_.buffer_capacity)) {
-      dropped_.Inc();
-      continue;
-    }
-    buffer_.push_front(std::move(*it));
-  }
+  // Back in front, in order. The batch's room was still counted (in_flight_), so it fits.
+  in_flight_ -= batch.size();
+  for (auto it = batch.rbegin(); it != batch.rend(); ++it) buffer_.push_front(std::move(*it));
 }
 
 storage::Task<void> UsageRecorder::Loop() {

@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "api/health_api.hpp"
+#include "api/limits_api.hpp"
 #include "api/openai_api.hpp"
+#include "api/usage_api.hpp"
 #include "auth/api_keys.hpp"
 #include "config/config.hpp"
 #include "gateway/catalog.hpp"
@@ -30,6 +32,9 @@
 #include "gateway/sse.hpp"
 #include "integration/http_client.hpp"
 #include "integration/support.hpp"
+#include "limits/governor.hpp"
+#include "limits/memory_limiter.hpp"
+#include "limits/policy.hpp"
 #include "storage/kv/memory_kv_store.hpp"
 #include "storage/sql/migrations.hpp"
 #include "storage/sql/sqlite_database.hpp"
@@ -67,6 +72,9 @@ class GatewayFixture : public ::testing::Test {
  protected:
   virtual std::string Catalog() const { return kCatalog; }
   virtual config::Environment Env() const { return {}; }
+  virtual std::unique_ptr<limits::Limiter> MakeLimiter() {
+    return std::make_unique<limits::MemoryLimiter>();
+  }
   // The router's source of randomness; empty: the real one.
   virtual std::function<double()> Random() const { return {}; }
   // Where cached answers live; the Redis variant of the cache tests overrides it.
@@ -94,10 +102,29 @@ class GatewayFixture : public ::testing::Test {
     cache_store_ = CacheStore();
     cache_ =
         std::make_unique<gateway::ResponseCache>(cfg_.cache, *cache_store_, registry_, log_.Get());
+
+    limit_overrides_ = std::make_unique<limits::OverrideRepository>(*db_);
+    limit_policies_ = std::make_unique<limits::PolicyResolver>(cfg_.limits, *limit_overrides_);
+    testing::RunTask(ioc_, limit_policies_->Load());
+    ioc_.restart();
+    limiter_ = MakeLimiter();
+    governor_ = std::make_unique<limits::Governor>(
+        cfg_.limits, *limiter_, *limit_policies_, *usage_, limits::CatalogPrices(*catalog_), clock_,
+        ioc_.get_executor(), log_.Get(), registry_);
     gate_ = std::make_unique<AccessGate>(*authenticator_, AccessOptions{}, log_.Get());
-    api_ =
-        std::make_unique<OpenAiApi>(*catalog_, *router_model_, *cache_, *usage_, *gateway_metrics_);
+    api_ = std::make_unique<OpenAiApi>(*catalog_, *router_model_, *cache_, *usage_,
+                                       *gateway_metrics_, governor_.get());
     api_->Register(*gate_, router_, cfg_.server);
+    usage_query_ = std::make_unique<usage::UsageQuery>(*db_);
+    usage_api_ = std::make_unique<UsageApi>(*gate_, *usage_query_, clock_);
+    usage_api_->Register(router_);
+    limits_api_ = std::make_unique<LimitsApi>(
+        *gate_, *limit_overrides_, *limit_policies_, clock_, [this](const LimitsAuditEvent& e) {
+          std::lock_guard lock(audit_mu_);
+          audit_events_.push_back(std::string(e.action) + " " + e.actor.user_id + " " +
+                                  json::serialize(e.details));
+        });
+    limits_api_->Register(router_);
     health_ = std::make_unique<HealthApi>(*db_, draining_);
     health_->Register(router_);
     http::ServerOptions options;
@@ -207,7 +234,16 @@ class GatewayFixture : public ::testing::Test {
   std::unique_ptr<gateway::GatewayMetrics> gateway_metrics_;
   std::unique_ptr<http::HttpMetrics> http_metrics_;
   std::unique_ptr<AccessGate> gate_;
+  std::unique_ptr<limits::OverrideRepository> limit_overrides_;
+  std::unique_ptr<limits::PolicyResolver> limit_policies_;
+  std::unique_ptr<limits::Limiter> limiter_;
+  std::unique_ptr<limits::Governor> governor_;
   std::unique_ptr<OpenAiApi> api_;
+  std::unique_ptr<usage::UsageQuery> usage_query_;
+  std::unique_ptr<UsageApi> usage_api_;
+  std::unique_ptr<LimitsApi> limits_api_;
+  std::mutex audit_mu_;
+  std::vector<std::string> audit_events_;
   std::unique_ptr<HealthApi> health_;
   http::Router router_;
   std::unique_ptr<http::Server> server_;

@@ -29,7 +29,9 @@
 #include "api/auth_api.hpp"
 #include "api/health_api.hpp"
 #include "api/keys_api.hpp"
+#include "api/limits_api.hpp"
 #include "api/openai_api.hpp"
+#include "api/usage_api.hpp"
 #include "api/users_api.hpp"
 #include "gateway/catalog.hpp"
 #include "gateway/metrics.hpp"
@@ -254,12 +256,20 @@ class IdentityFixture : public ::testing::Test {
     keys_api_ = std::make_unique<KeysApi>(*gate_, *keys_, *users_, *audit_, 1h, clock_);
     users_api_ = std::make_unique<UsersApi>(*gate_, *users_, *audit_, clock_);
     audit_api_ = std::make_unique<AuditApi>(*gate_, *audit_);
+    usage_query_ = std::make_unique<usage::UsageQuery>(*db_);
+    usage_api_ = std::make_unique<UsageApi>(*gate_, *usage_query_, clock_);
+    limit_overrides_ = std::make_unique<limits::OverrideRepository>(*db_);
+    limit_policies_ = std::make_unique<limits::PolicyResolver>(cfg_.limits, *limit_overrides_);
+    limits_api_ = std::make_unique<LimitsApi>(*gate_, *limit_overrides_, *limit_policies_, clock_,
+                                              [](const LimitsAuditEvent&) {});
     health_ = std::make_unique<HealthApi>(*db_, draining_);
     health_->Register(router_);
     openai_->Register(*gate_, router_, cfg_.server);
     keys_api_->Register(router_);
     users_api_->Register(router_);
     audit_api_->Register(router_);
+    usage_api_->Register(router_);
+    limits_api_->Register(router_);
     auth_api_->Register(router_);
     AccessGate::CheckCoverage(router_);
     BeforeStart();
@@ -346,6 +356,11 @@ class IdentityFixture : public ::testing::Test {
   std::unique_ptr<KeysApi> keys_api_;
   std::unique_ptr<UsersApi> users_api_;
   std::unique_ptr<AuditApi> audit_api_;
+  std::unique_ptr<usage::UsageQuery> usage_query_;
+  std::unique_ptr<UsageApi> usage_api_;
+  std::unique_ptr<limits::OverrideRepository> limit_overrides_;
+  std::unique_ptr<limits::PolicyResolver> limit_policies_;
+  std::unique_ptr<LimitsApi> limits_api_;
   std::unique_ptr<HealthApi> health_;
   unsigned short port_ = 0;
   std::string base_;

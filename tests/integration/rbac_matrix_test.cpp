@@ -50,6 +50,12 @@ const std::map<std::string, Sample>& Samples() {
       {Key(Verb::patch, "/api/v1/users/*"),
        {"/api/v1/users/no-such-user", R"({"role":"viewer"})", 404}},
       {Key(Verb::get, "/api/v1/audit"), {"/api/v1/audit", "", 200}},
+      {Key(Verb::get, "/api/v1/usage"), {"/api/v1/usage", "", 200}},
+      {Key(Verb::get, "/api/v1/limits"), {"/api/v1/limits", "", 200}},
+      {Key(Verb::get, "/api/v1/limits/*"), {"/api/v1/limits/key/no-such-key", "", 404}},
+      {Key(Verb::put, "/api/v1/limits/*"),
+       {"/api/v1/limits/key/no-such-key", R"({"requests_per_minute":5})", 404}},
+      {Key(Verb::delete_, "/api/v1/limits/*"), {"/api/v1/limits/key/no-such-key", "", 404}},
   };
   return kSamples;
 }
@@ -64,12 +70,14 @@ std::optional<std::vector<Caller>> ExpectedCallers(Permission p) {
     case Permission::kAuthenticated:
     case Permission::kModelsRead:
     case Permission::kKeysRead:
+    case Permission::kUsageRead:
       return std::vector{Caller::kViewer, Caller::kDeveloper, Caller::kAdmin};
     case Permission::kCompletionsCreate:
     case Permission::kKeysWrite:
       return std::vector{Caller::kDeveloper, Caller::kAdmin};
     case Permission::kUsersAdmin:
     case Permission::kAuditRead:
+    case Permission::kLimitsAdmin:
       return std::vector{Caller::kAdmin};
   }
   return std::nullopt;

@@ -137,7 +137,7 @@ TYPED_TEST(StorageContract, ConcurrentMigrateFromTwoConnectionsEndsAtTheSameVers
   for (int round = 1; round <= 5; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     for (const char* table :
-         {"audit_log", "usage_records", "api_keys", "users", "schema_migrations"}) {
+         {"limit_overrides", "audit_log", "usage_records", "api_keys", "users", "schema_migrations"}) {
       this->Exec(std::string("DROP TABLE IF EXISTS ") + table);
     }
     // Connect both first, so that the two migrators really race.
@@ -910,6 +910,53 @@ TYPED_TEST(UsageContract, DatabaseFailureKeepsRecordsBuffered) {
   EXPECT_EQ(this->Metric("bro_usage_records_written_total"), 25);
   EXPECT_EQ(this->Metric("bro_usage_records_dropped_total"), 0);
   EXPECT_EQ(this->Metric("bro_usage_flush_errors_total"), 2);
+}
+
+// Backpressure: records promised to requests in flight, waiting, and being written together
+// never exceed the capacity, so an admitted request's record is never dropped; once full,
+// Reserve refuses (the API answers 503) until the database takes records again.
+TYPED_TEST(UsageContract, AFullBufferRefusesNewWorkInsteadOfDroppingRecords) {
+  config::UsageConfig cfg;
+  cfg.buffer_capacity = 5;
+  cfg.batch_size = 2;
+  auto rec = this->Recorder(cfg);
+  for (int i = 0; i < 3; ++i) {
+    auto slot = rec->Reserve();
+    ASSERT_TRUE(slot.Valid());
+    rec->Record(std::move(slot), this->Record(i));
+  }
+  this->Exec("ALTER TABLE usage_records RENAME TO usage_records_away");
+  EXPECT_FALSE(this->Run(rec->FlushOnce()));
+  auto a = rec->Reserve();
+  auto b = rec->Reserve();
+  ASSERT_TRUE(a.Valid());
+  ASSERT_TRUE(b.Valid());
+  EXPECT_EQ(rec->Promised(), 2U);
+  EXPECT_FALSE(rec->Reserve().Valid()) << "3 buffered + 2 promised = capacity";
+  EXPECT_EQ(this->Metric("bro_usage_backpressure_total"), 1);
+  rec->Record(std::move(a), this->Record(3));
+  { auto unused = std::move(b); }  // a request refused later gives its room back
+  EXPECT_EQ(rec->Promised(), 0U);
+  auto c = rec->Reserve();
+  ASSERT_TRUE(c.Valid());
+  rec->Record(std::move(c), this->Record(4));
+  EXPECT_FALSE(rec->Reserve().Valid());
+  EXPECT_FALSE(this->Run(rec->FlushOnce()));
+  EXPECT_EQ(rec->Buffered(), 5U);
+  this->Exec("ALTER TABLE usage_records_away RENAME TO usage_records");
+  EXPECT_TRUE(this->Run(rec->FlushOnce()));
+  EXPECT_EQ(this->Count("usage_records"), 5);
+  EXPECT_EQ(this->Metric("bro_usage_records_dropped_total"), 0);
+  EXPECT_TRUE(rec->Reserve().Valid()) << "room again once the database took the records";
+}
+
+TYPED_TEST(UsageContract, CostIsStoredExactly) {
+  auto rec = this->Recorder({});
+  auto r = this->Record(1);
+  r.cost_nanos = 123'456'789'012;
+  rec->Record(r);
+  ASSERT_TRUE(this->Run(rec->FlushOnce()));
+  EXPECT_EQ(this->Exec("SELECT cost_nanos FROM usage_records").rows.at(0).Int(0), 123'456'789'012);
 }
 
 // --- PostgreSQL only ---------------------------------------------------------------

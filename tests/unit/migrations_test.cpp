@@ -43,14 +43,14 @@ TEST(MigrationsFor, OtherDialectsAreIgnored) {
   EXPECT_EQ(MigrationsFor("sqlite", files).size(), 1U);
 }
 
-TEST(MigrationsFor, GapsBetweenRangesAreAllowedAndOrdered) {
-  const auto m = MigrationsFor(
-      "sqlite",
-      {{"common/0010_b.sql", "b"}, {"common/0001_a.sql", "a"}, {"sqlite/0010_b.sql", "c"}});
+TEST(MigrationsFor, AllowsGapsBetweenCapabilityRangesButStartsAtOne) {
+  const auto m =
+      MigrationsFor("sqlite", {{"common/0020_c.sql", "c"}, {"common/0001_a.sql", "a"}});
   ASSERT_EQ(m.size(), 2U);
   EXPECT_EQ(m[0].version, 1);
-  EXPECT_EQ(m[1].version, 10);
-  EXPECT_EQ(m[1].sql, "c");
+  EXPECT_EQ(m[1].version, 20);
+  EXPECT_THROW(MigrationsFor("sqlite", {{"common/0002_b.sql", ""}}), DatabaseError)
+      << "must start at 1";
 }
 
 TEST(MigrationsFor, RejectsDuplicates) {
@@ -75,14 +75,15 @@ TEST(MigrationsFor, EmptyIsEmpty) {
   EXPECT_TRUE(MigrationsFor("sqlite", {}).empty());
 }
 
-TEST(EmbeddedMigrations, AscendForBothDialects) {
+TEST(EmbeddedMigrations, AscendFromOneForBothDialects) {
   ASSERT_FALSE(EmbeddedMigrations().empty());
   for (const char* dialect : {"sqlite", "postgres"}) {
     const auto m = MigrationsFor(dialect, EmbeddedMigrations());
     ASSERT_FALSE(m.empty()) << dialect;
+    EXPECT_EQ(m.front().version, 1) << dialect;
     for (std::size_t i = 0; i < m.size(); ++i) {
       if (i > 0) {
-        EXPECT_GT(m[i].version, m[i - 1].version) << dialect;
+        EXPECT_LT(m[i - 1].version, m[i].version) << dialect;
       }
       EXPECT_FALSE(m[i].sql.empty()) << dialect << " " << m[i].name;
     }

@@ -68,10 +68,12 @@ std::vector<Migration> MigrationsFor(std::string_view dialect,
       throw DatabaseError("duplicate migration version in " + std::string(f.path));
   }
   for (auto& [v, m] : specific) common[v] = m;
-  // Versions ascend but may leave gaps: parallel branches own number ranges (0010-0019 for
-  // identity, ...), so a range not used yet must not stop the others from migrating.
+  // Versions ascend but may leave gaps: each capability owns a range of numbers (identity:
+  // 0010-0019, limits: 0020-0029), so branches merged in any order never clash. Migrate applies every version
+  // not yet recorded, so a lower number merged later is still applied.
+  if (!common.empty() && common.begin()->first != 1)
+    throw DatabaseError("migration versions must start at 1");
   std::vector<Migration> out;
-  out.reserve(common.size());
   for (auto& [v, m] : common) out.push_back(m);
   return out;
 }

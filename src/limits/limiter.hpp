@@ -1,0 +1,121 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/types.hpp"
+
+namespace bro::limits {
+
+using http::Task;
+using Millis = std::chrono::milliseconds;
+
+// One subject's limits; 0 means unlimited. Costs are integer nano-dollars (1e-9 USD) so that
+// every backend adds them exactly: a price of P dollars per million tokens is P * 1000
+// nano-dollars per token.
+struct Policy {
+  std::int64_t requests_per_minute = 0;
+  std::int64_t tokens_per_minute = 0;
+  std::int64_t concurrent_requests = 0;
+  std::int64_t daily_tokens = 0;
+  std::int64_t monthly_tokens = 0;
+  std::int64_t daily_cost_nanos = 0;
+  std::int64_t monthly_cost_nanos = 0;
+
+  bool Unlimited() const {
+    return requests_per_minute == 0 && tokens_per_minute == 0 && concurrent_requests == 0 &&
+           daily_tokens == 0 && monthly_tokens == 0 && daily_cost_nanos == 0 &&
+           monthly_cost_nanos == 0;
+  }
+  bool operator==(const Policy&) const = default;
+};
+
+// Who is counted: "key:<id>", "user:<id>", or either with "|model:<name>" for a per-model limit.
+struct Subject {
+  std::string id;
+  Policy policy;
+};
+
+// Why a request was refused, in the order the limiter checks.
+enum class Reason {
+  kNone,
+  kRequests,     // requests per minute
+  kTokens,       // tokens per minute
+  kTooLarge,     // the request alone exceeds tokens per minute: it can never pass
+  kConcurrency,  // concurrent requests
+  kDailyTokens,
+  kMonthlyTokens,
+  kDailyCost,
+  kMonthlyCost,
+};
+std::string_view ReasonName(Reason r);
+
+// Windows (docs/architecture.md, "Limits"): requests and tokens per minute are exact sliding
+// windows of 60 s — every admitted request is an entry that counts until 60 s after it was
+// admitted; a day is a UTC calendar day and a month a UTC calendar month; concurrency slots
+// are held until settled, or until `lease` passes (a replica that died holding them).
+inline constexpr Millis kMinute{60'000};
+inline constexpr std::int64_t kDayMs = 86'400'000;
+
+std::int64_t DayIndex(std::int64_t now_ms);    // days since the epoch (UTC)
+std::int64_t MonthIndex(std::int64_t now_ms);  // year * 12 + month - 1 (UTC)
+std::int64_t MonthEndMs(std::int64_t now_ms);  // the first millisecond of the next UTC month
+
+struct ReserveRequest {
+  std::string id;  // unique per request; names the reservation in every window
+  std::vector<Subject> subjects;
+  std::int64_t tokens = 0;      // worst case: prompt estimate + max completion tokens
+  std::int64_t cost_nanos = 0;  // worst case at the model's prices
+  std::int64_t now_ms = 0;      // Unix time of the decision (the caller's clock)
+  Millis lease{600'000};
+};
+
+// A window as the x-ratelimit-* headers report it.
+struct Window {
+  std::int64_t limit = 0;  // 0: no such limit for these subjects
+  std::int64_t remaining = 0;
+  Millis reset{0};  // until the window is back to its full limit
+};
+
+struct Decision {
+  bool admitted = false;
+  Reason reason = Reason::kNone;
+  std::size_t subject = 0;  // index of the subject that refused
+  Millis retry_after{0};    // refused: when the refusing limit admits this request again
+  Window requests;          // the tightest subject's, after this decision
+  Window tokens;
+};
+
+struct Settlement {
+  std::string id;
+  std::vector<Subject> subjects;  // as reserved (a policy changed meanwhile does not matter)
+  std::int64_t reserved_tokens = 0;
+  std::int64_t reserved_cost_nanos = 0;
+  std::int64_t tokens = 0;  // actually used (charged even when the request failed mid-way)
+  std::int64_t cost_nanos = 0;
+  std::int64_t reserved_at_ms = 0;  // the day and month the reservation was charged to
+  std::int64_t now_ms = 0;
+};
+
+// The shared counter store behind every limit: one atomic decision per call. MemoryLimiter
+// serves one process (embedded mode); RedisLimiter is shared by every replica. Both pass
+// tests/integration/limiter_contract_test.cpp.
+//
+// Reserve either admits and records the request in every window of every subject, or changes
+// nothing. Settle replaces the reserved worst case with the actual usage and frees the
+// concurrency slot; it is idempotent per reservation id only for the slot (call it once).
+// Calls throw common::InfrastructureError when the store fails.
+class Limiter {
+ public:
+  virtual ~Limiter() = default;
+  virtual std::string_view Backend() const = 0;  // "memory" | "redis"
+  virtual Task<Decision> Reserve(ReserveRequest request) = 0;
+  virtual Task<void> Settle(Settlement settlement) = 0;
+  // The windows as they are, changing nothing (headers of /v1 responses that use no quota).
+  virtual Task<Decision> Peek(std::vector<Subject> subjects, std::int64_t now_ms) = 0;
+};
+
+}  // namespace bro::limits

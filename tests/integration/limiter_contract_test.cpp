@@ -1,0 +1,299 @@
+// The limiter contract: one suite, run against the in-process limiter always and against
+// Redis whenever BRO_TEST_REDIS_URL is set (tools/ci/with-services.sh sets it). Time is passed
+// in explicitly (now_ms), so windows are tested without waiting.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/random.hpp"
+#include "integration/limiter_backends.hpp"
+#include "integration/support.hpp"
+#include "limits/limiter.hpp"
+
+namespace bro::limits {
+namespace {
+
+using testing::RunTask;
+namespace asio = boost::asio;
+
+// 2027-01-15T10:00:00Z: mid-day, mid-month.
+constexpr std::int64_t kT0 = 1'800'000'000'000 / limits::kDayMs * limits::kDayMs + 10 * 3'600'000;
+
+template <class Backend>
+class LimiterContract : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = Backend::SkipReason(); !why.empty()) GTEST_SKIP() << why;
+    limiter_ = backend_.Open();
+    key_ = "key:" + common::RandomHex(6);
+    user_ = "user:" + common::RandomHex(6);
+  }
+
+  Decision Reserve(const std::string& id, std::vector<Subject> subjects, std::int64_t now,
+                   std::int64_t tokens = 1, std::int64_t cost = 0, Millis lease = Millis(600'000)) {
+    ReserveRequest r;
+    r.id = id;
+    r.subjects = std::move(subjects);
+    r.tokens = tokens;
+    r.cost_nanos = cost;
+    r.now_ms = now;
+    r.lease = lease;
+    return RunTask(ioc_, limiter_->Reserve(std::move(r)));
+  }
+  void Settle(const std::string& id, std::vector<Subject> subjects, std::int64_t reserved_at,
+              std::int64_t reserved_tokens, std::int64_t tokens, std::int64_t now,
+              std::int64_t reserved_cost = 0, std::int64_t cost = 0) {
+    Settlement s;
+    s.id = id;
+    s.subjects = std::move(subjects);
+    s.reserved_tokens = reserved_tokens;
+    s.reserved_cost_nanos = reserved_cost;
+    s.tokens = tokens;
+    s.cost_nanos = cost;
+    s.reserved_at_ms = reserved_at;
+    s.now_ms = now;
+    RunTask(ioc_, limiter_->Settle(std::move(s)));
+  }
+  Decision Peek(std::vector<Subject> subjects, std::int64_t now) {
+    return RunTask(ioc_, limiter_->Peek(std::move(subjects), now));
+  }
+  Subject Key(Policy p) const { return {key_, p}; }
+  Subject User(Policy p) const { return {user_, p}; }
+
+  asio::io_context ioc_;
+  Backend backend_;
+  std::unique_ptr<Limiter> limiter_;
+  std::string key_, user_;
+};
+
+struct BackendNames {
+  template <class T>
+  static std::string GetName(int /*index*/) {
+    return T::Name();
+  }
+};
+
+using Backends = ::testing::Types<testing::MemoryLimiterBackend, testing::RedisLimiterBackend>;
+TYPED_TEST_SUITE(LimiterContract, Backends, BackendNames);
+
+Policy Rpm(std::int64_t n) {
+  Policy p;
+  p.requests_per_minute = n;
+  return p;
+}
+Policy Tpm(std::int64_t n) {
+  Policy p;
+  p.tokens_per_minute = n;
+  return p;
+}
+
+TYPED_TEST(LimiterContract, RequestsPerMinuteAdmitsExactlyTheLimit) {
+  const auto key = this->Key(Rpm(3));
+  for (int i = 0; i < 3; ++i) {
+    auto d = this->Reserve("r" + std::to_string(i), {key}, kT0 + i * 1000);
+    ASSERT_TRUE(d.admitted) << i;
+    EXPECT_EQ(d.requests.limit, 3);
+    EXPECT_EQ(d.requests.remaining, 2 - i);
+    EXPECT_EQ(d.requests.reset, Millis(60'000)) << "the newest entry counts for 60 s";
+    EXPECT_EQ(d.tokens.limit, 0) << "no token limit, no token window";
+  }
+  auto refused = this->Reserve("r3", {key}, kT0 + 5000);
+  EXPECT_FALSE(refused.admitted);
+  EXPECT_EQ(refused.reason, Reason::kRequests);
+  EXPECT_EQ(refused.retry_after, Millis(55'000)) << "the oldest entry leaves the window at 60 s";
+  EXPECT_EQ(refused.requests.remaining, 0);
+  EXPECT_EQ(refused.requests.reset, Millis(57'000));
+  // Refused attempts are not counted: the window is exactly as before.
+  auto again = this->Reserve("r4", {key}, kT0 + 59'999);
+  EXPECT_FALSE(again.admitted);
+  EXPECT_EQ(again.retry_after, Millis(1));
+}
+
+TYPED_TEST(LimiterContract, TheMinuteWindowSlides) {
+  const auto key = this->Key(Rpm(2));
+  ASSERT_TRUE(this->Reserve("a", {key}, kT0).admitted);
+  ASSERT_TRUE(this->Reserve("b", {key}, kT0 + 30'000).admitted);
+  EXPECT_FALSE(this->Reserve("c", {key}, kT0 + 59'999).admitted);
+  // At 60 s the first entry has left; the second still counts (no fixed-window reset).
+  auto d = this->Reserve("d", {key}, kT0 + 60'000);
+  EXPECT_TRUE(d.admitted);
+  EXPECT_EQ(d.requests.remaining, 0);
+  EXPECT_FALSE(this->Reserve("e", {key}, kT0 + 89'999).admitted);
+  EXPECT_TRUE(this->Reserve("f", {key}, kT0 + 90'000).admitted);
+}
+
+TYPED_TEST(LimiterContract, TokensReserveTheWorstCaseAndSettleReleasesTheDifference) {
+  const auto key = this->Key(Tpm(100));
+  auto first = this->Reserve("a", {key}, kT0, 80);
+  ASSERT_TRUE(first.admitted);
+  EXPECT_EQ(first.tokens.limit, 100);
+  EXPECT_EQ(first.tokens.remaining, 20);
+  auto refused = this->Reserve("b", {key}, kT0 + 10, 30);
+  EXPECT_FALSE(refused.admitted);
+  EXPECT_EQ(refused.reason, Reason::kTokens);
+  EXPECT_EQ(refused.retry_after, Millis(59'990));
+  this->Settle("a", {key}, kT0, 80, 20, kT0 + 20);
+  auto now_fits = this->Reserve("b", {key}, kT0 + 30, 30);
+  EXPECT_TRUE(now_fits.admitted);
+  EXPECT_EQ(now_fits.tokens.remaining, 50);
+  // An actual use above the reservation is charged as it was.
+  this->Settle("b", {key}, kT0 + 30, 30, 70, kT0 + 40);
+  EXPECT_EQ(this->Peek({key}, kT0 + 50).tokens.remaining, 10);
+  EXPECT_EQ(this->Peek({key}, kT0 + 60'000).tokens.remaining, 30) << "'a' left the window";
+  EXPECT_EQ(this->Peek({key}, kT0 + 60'030).tokens.remaining, 100);
+}
+
+TYPED_TEST(LimiterContract, ARequestLargerThanTheTokenLimitCanNeverPass) {
+  auto d = this->Reserve("a", {this->Key(Tpm(100))}, kT0, 101);
+  EXPECT_FALSE(d.admitted);
+  EXPECT_EQ(d.reason, Reason::kTooLarge);
+  EXPECT_EQ(d.tokens.remaining, 100);
+}
+
+TYPED_TEST(LimiterContract, ConcurrencySlotsAreHeldUntilSettledOrTheLeaseEnds) {
+  Policy p;
+  p.concurrent_requests = 2;
+  const auto key = this->Key(p);
+  ASSERT_TRUE(this->Reserve("a", {key}, kT0).admitted);
+  ASSERT_TRUE(this->Reserve("b", {key}, kT0, 1, 0, Millis(5000)).admitted);
+  auto refused = this->Reserve("c", {key}, kT0 + 1);
+  EXPECT_FALSE(refused.admitted);
+  EXPECT_EQ(refused.reason, Reason::kConcurrency);
+  EXPECT_GT(refused.retry_after, Millis(0));
+  this->Settle("a", {key}, kT0, 1, 1, kT0 + 2);
+  ASSERT_TRUE(this->Reserve("c", {key}, kT0 + 3).admitted);
+  EXPECT_FALSE(this->Reserve("d", {key}, kT0 + 4).admitted);
+  // "b" was never settled (its replica died): its lease ends at kT0 + 5000.
+  EXPECT_TRUE(this->Reserve("d", {key}, kT0 + 5000).admitted);
+}
+
+TYPED_TEST(LimiterContract, DailyTokenBudgetIsAUtcDay) {
+  Policy p;
+  p.daily_tokens = 100;
+  const auto key = this->Key(p);
+  ASSERT_TRUE(this->Reserve("a", {key}, kT0, 60).admitted);
+  auto refused = this->Reserve("b", {key}, kT0 + 1, 50);
+  EXPECT_FALSE(refused.admitted);
+  EXPECT_EQ(refused.reason, Reason::kDailyTokens);
+  EXPECT_EQ(refused.retry_after, Millis(14 * 3'600'000 - 1)) << "until 00:00 UTC";
+  this->Settle("a", {key}, kT0, 60, 10, kT0 + 2);
+  ASSERT_TRUE(this->Reserve("b", {key}, kT0 + 3, 50).admitted);
+  ASSERT_TRUE(this->Reserve("c", {key}, kT0 + 4, 40).admitted);
+  EXPECT_FALSE(this->Reserve("d", {key}, kT0 + 5, 1).admitted) << "exactly 100 charged";
+  const auto tomorrow = kT0 + 14 * 3'600'000;
+  // "c" settles after midnight: it is charged to the day it was admitted, not to tomorrow.
+  this->Settle("c", {key}, kT0 + 4, 40, 40, tomorrow + 1);
+  EXPECT_TRUE(this->Reserve("e", {key}, tomorrow + 2, 100).admitted);
+}
+
+TYPED_TEST(LimiterContract, CostBudgetsDailyAndMonthly) {
+  Policy p;
+  p.daily_cost_nanos = 1'000;
+  p.monthly_cost_nanos = 2'500;
+  const auto key = this->Key(p);
+  std::int64_t now = kT0;
+  int admitted = 0;
+  // Three days of 1000 each would be 3000: the month stops it at 2500.
+  for (int day = 0; day < 3; ++day) {
+    for (int i = 0; i < 4; ++i) {
+      auto d =
+          this->Reserve("d" + std::to_string(day) + "-" + std::to_string(i), {key}, now, 1, 300);
+      if (d.admitted) {
+        ++admitted;
+      } else {
+        EXPECT_TRUE(d.reason == Reason::kDailyCost || d.reason == Reason::kMonthlyCost);
+      }
+      now += 1000;
+    }
+    now += kDayMs;
+  }
+  EXPECT_EQ(admitted, 3 + 3 + 2) << "300 each: 3 a day (900 <= 1000), then the month's 2500";
+  auto last = this->Reserve("x", {key}, now, 1, 300);
+  EXPECT_EQ(last.reason, Reason::kMonthlyCost);
+}
+
+TYPED_TEST(LimiterContract, MonthlyTokenBudgetResetsOnTheFirstOfTheMonth) {
+  Policy p;
+  p.monthly_tokens = 10;
+  const auto key = this->Key(p);
+  ASSERT_TRUE(this->Reserve("a", {key}, kT0, 10).admitted);
+  auto refused = this->Reserve("b", {key}, kT0 + 5 * kDayMs, 1);
+  EXPECT_EQ(refused.reason, Reason::kMonthlyTokens);
+  const auto next_month = MonthEndMs(kT0);
+  EXPECT_EQ(refused.retry_after, Millis(next_month - (kT0 + 5 * kDayMs)));
+  EXPECT_TRUE(this->Reserve("c", {key}, next_month, 10).admitted);
+}
+
+TYPED_TEST(LimiterContract, ADecisionOverSeveralSubjectsIsAllOrNothing) {
+  const auto key = this->Key(Rpm(10));
+  const auto user = this->User(Rpm(1));
+  ASSERT_TRUE(this->Reserve("a", {key, user}, kT0).admitted);
+  auto refused = this->Reserve("b", {key, user}, kT0 + 1);
+  EXPECT_FALSE(refused.admitted);
+  EXPECT_EQ(refused.subject, 1U) << "the user's limit refused";
+  // The key was not charged for the refused attempt.
+  EXPECT_EQ(this->Peek({key}, kT0 + 2).requests.remaining, 9);
+  // Headers report the tightest subject.
+  EXPECT_EQ(refused.requests.limit, 1);
+  EXPECT_EQ(refused.requests.remaining, 0);
+}
+
+TYPED_TEST(LimiterContract, SubjectsAreIndependent) {
+  const auto key = this->Key(Rpm(1));
+  Subject other{this->key_ + "-other", Rpm(1)};
+  ASSERT_TRUE(this->Reserve("a", {key}, kT0).admitted);
+  EXPECT_TRUE(this->Reserve("b", {other}, kT0).admitted);
+  EXPECT_FALSE(this->Reserve("c", {key}, kT0).admitted);
+}
+
+TYPED_TEST(LimiterContract, PeekChangesNothingAndUnknownSettlementsAreHarmless) {
+  const auto key = this->Key(Rpm(1));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(this->Peek({key}, kT0).requests.remaining, 1);
+  this->Settle("never-reserved", {key}, kT0, 5, 5, kT0);
+  EXPECT_TRUE(this->Reserve("a", {key}, kT0).admitted);
+}
+
+// Many concurrent callers, one decision each: exactly the limit is admitted.
+TYPED_TEST(LimiterContract, ConcurrentReservationsAdmitExactlyTheLimit) {
+  Policy p;
+  p.requests_per_minute = 25;
+  p.daily_tokens = 1'000'000;
+  const auto key = this->Key(p);
+  constexpr int kAttempts = 250;
+  std::atomic<int> admitted{0};
+  std::vector<std::future<void>> done;
+  // On the fixture's io_context run by four threads: the Redis client's connections belong to
+  // it, and it outlives them.
+  for (int i = 0; i < kAttempts; ++i) {
+    done.push_back(asio::co_spawn(
+        this->ioc_,
+        [&, i]() -> asio::awaitable<void> {
+          ReserveRequest r;
+          r.id = "c" + std::to_string(i);
+          r.subjects.push_back(key);
+          r.tokens = 1;
+          r.now_ms = kT0 + i;
+          const Decision d = co_await this->limiter_->Reserve(std::move(r));
+          if (d.admitted) ++admitted;
+        },
+        asio::use_future));
+  }
+  this->ioc_.restart();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back([this] { this->ioc_.run(); });
+  for (auto& t : threads) t.join();
+  for (auto& f : done) f.get();
+  EXPECT_EQ(admitted.load(), 25);
+}
+
+}  // namespace
+}  // namespace bro::limits
