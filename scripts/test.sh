@@ -3,7 +3,8 @@
 # tests need (PostgreSQL 15 and Redis 7 on loopback, in a temp dir), run every suite, stop what it started.
 #
 #   1. coverage build (Debug, gcov) with the unit and integration tests (GoogleTest, SQLite + PostgreSQL)
-#   2. end-to-end suite against that build's binary (official OpenAI client, hostile input, shutdown)
+#   2. end-to-end suite against that build's binary (official OpenAI client, hostile input, shutdown),
+#      and three instances behind haproxy sharing Redis and PostgreSQL (limits exactness, 5 runs)
 #   3. coverage report and gate (tools/ci/coverage-threshold), counting unit, integration and e2e tests
 #   4. ASan + UBSan build and the unit and integration tests under it
 #   5. offline platform checks (Kubernetes, Terraform, workflows, formatting) and the container image
@@ -55,6 +56,7 @@ find build/coverage -name '*.gcda' -delete
 
 run_suite "unit and integration tests (SQLite and PostgreSQL)" ctest --preset coverage -j 2
 run_suite "end-to-end tests (SQLite and PostgreSQL)" env BRO_AI_BIN="${root}/build/coverage/bro-ai" tests/e2e/run.sh
+run_suite "three instances behind haproxy: limits exactness, 5 runs in a row" env BRO_AI_BIN="${root}/build/coverage/bro-ai" tests/cluster/run.sh 5
 run_suite "coverage gate" tools/ci/coverage.sh --report-only
 run_suite "ASan + UBSan: unit and integration tests" tools/ci/sanitize.sh asan
 run_suite "clang-format" tools/ci/format-check.sh
