@@ -136,8 +136,8 @@ TYPED_TEST(StorageContract, ConcurrentMigrateFromTwoConnectionsEndsAtTheSameVers
   const auto migrations = this->Schema();
   for (int round = 1; round <= 5; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    for (const char* table :
-         {"limit_overrides", "audit_log", "usage_records", "api_keys", "users", "schema_migrations"}) {
+    for (const char* table : {"limit_overrides", "audit_log", "usage_records", "api_keys", "users",
+                              "schema_migrations"}) {
       this->Exec(std::string("DROP TABLE IF EXISTS ") + table);
     }
     // Connect both first, so that the two migrators really race.

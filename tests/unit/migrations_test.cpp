@@ -44,8 +44,7 @@ TEST(MigrationsFor, OtherDialectsAreIgnored) {
 }
 
 TEST(MigrationsFor, AllowsGapsBetweenCapabilityRangesButStartsAtOne) {
-  const auto m =
-      MigrationsFor("sqlite", {{"common/0020_c.sql", "c"}, {"common/0001_a.sql", "a"}});
+  const auto m = MigrationsFor("sqlite", {{"common/0020_c.sql", "c"}, {"common/0001_a.sql", "a"}});
   ASSERT_EQ(m.size(), 2U);
   EXPECT_EQ(m[0].version, 1);
   EXPECT_EQ(m[1].version, 20);

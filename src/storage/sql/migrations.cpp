@@ -69,8 +69,8 @@ std::vector<Migration> MigrationsFor(std::string_view dialect,
   }
   for (auto& [v, m] : specific) common[v] = m;
   // Versions ascend but may leave gaps: each capability owns a range of numbers (identity:
-  // 0010-0019, limits: 0020-0029), so branches merged in any order never clash. Migrate applies every version
-  // not yet recorded, so a lower number merged later is still applied.
+  // 0010-0019, limits: 0020-0029), so branches merged in any order never clash. Migrate applies
+  // every version not yet recorded, so a lower number merged later is still applied.
   if (!common.empty() && common.begin()->first != 1)
     throw DatabaseError("migration versions must start at 1");
   std::vector<Migration> out;
