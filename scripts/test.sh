@@ -16,6 +16,9 @@ root=$(pwd)
 source scripts/lib.sh
 
 ./scripts/install-deps.sh --test
+# The test tooling from npm (committed lock file): the official OpenAI client for the e2e suite
+# and the OpenID Provider the identity integration tests start.
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 
 work=$(mktemp -d /tmp/bro-test.XXXXXX)
 chmod 755 "${work}"
