@@ -314,10 +314,16 @@ int App::Serve(const std::string& role) {
   identity::SessionStore sessions(
       *kv, identity::SessionOptions{cfg_.auth.session_ttl, cfg_.auth.session_idle_timeout}, clock);
   gate.UseSessions(sessions);
+  std::unique_ptr<storage::kv::KvStore> login_states;
   std::unique_ptr<identity::OidcClient> oidc;
   std::unique_ptr<api::AuthApi> auth_api;
   if (cfg_.auth.oidc.enabled) {
-    oidc = std::make_unique<identity::OidcClient>(OidcOptionsOf(cfg_.auth), fetcher, *kv, clock);
+    // Without Redis, pending logins (anyone can start one) get a bounded store of their own, so
+    // that a flood of /auth/login cannot evict the sessions of signed-in users from `kv`.
+    if (!redis)
+      login_states = std::make_unique<storage::kv::MemoryKvStore>(std::size_t{8} << 20, clock);
+    oidc = std::make_unique<identity::OidcClient>(OidcOptionsOf(cfg_.auth), fetcher,
+                                                  login_states ? *login_states : *kv, clock);
     api::AuthApiOptions options;
     options.cookie_secure = cfg_.auth.cookie_secure;
     options.default_role = auth::ParseRole(cfg_.auth.oidc.default_role).value();
