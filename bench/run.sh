@@ -319,12 +319,14 @@ measure() {
 
   export BENCH_BODY_FILE="$body_file" BENCH_MODEL="$model" BENCH_API_KEY="$key" BENCH_PATH="$req_path"
   wrk -t"$threads" -c"$conns" -d"$warmup" -s "$here/post.lua" "http://127.0.0.1:$port" >/dev/null
-  local t0 t1
+  local t0 t1 r0=0 r1=0
   t0="$(cpu_ticks "${pids[@]}")"
+  [[ "$c" != j ]] || r0="$(cpu_ticks "$redis_pid")"
   wrk -t"$threads" -c"$conns" -d"$duration" --latency -s "$here/post.lua" "http://127.0.0.1:$port" >"$out"
   # Let buffered work (usage flush) land in the window; an idle server uses ~0 CPU.
   sleep 1.5
   t1="$(cpu_ticks "${pids[@]}")"
+  [[ "$c" != j ]] || r1="$(cpu_ticks "$redis_pid")"
 
   local requests non2xx sockerr
   requests="$(awk '/requests in/ {print $1}' "$out")"
@@ -336,6 +338,11 @@ measure() {
   errors[$c]="$((${non2xx:-0} + ${sockerr:-0}))"
   cpu_us[$c]="$(awk -v d="$((t1 - t0))" -v hz="$clk_tck" -v n="$requests" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')"
   echo "bench: case $c: ${rps[$c]} req/s, p50 ${p50[$c]} ms, p99 ${p99[$c]} ms, ${cpu_us[$c]} µs CPU/req, ${errors[$c]} errors"
+  if [[ "$c" == j ]]; then
+    redis_us="$(awk -v d="$((r1 - r0))" -v hz="$clk_tck" -v n="$requests" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')"
+    echo "bench: case j: of which redis-server ${redis_us} µs CPU/req"
+    redis-cli -h 127.0.0.1 -p "$redis_port" info commandstats >"$tmp/redis-commandstats.txt" 2>&1 || true
+  fi
   if ((errors[$c] > 0)); then failed=1; fi
 }
 

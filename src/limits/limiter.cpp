@@ -30,6 +30,10 @@ std::int64_t DayIndex(std::int64_t now_ms) {
   return now_ms >= 0 ? now_ms / kDayMs : -((-now_ms + kDayMs - 1) / kDayMs);
 }
 
+std::int64_t BucketOf(std::int64_t now_ms) {
+  return now_ms >= 0 ? now_ms / kBucketMs : -((-now_ms + kBucketMs - 1) / kBucketMs);
+}
+
 namespace {
 std::chrono::year_month_day Civil(std::int64_t now_ms) {
   return std::chrono::year_month_day{std::chrono::sys_days{std::chrono::days{DayIndex(now_ms)}}};

@@ -53,12 +53,23 @@ enum class Reason {
 };
 std::string_view ReasonName(Reason r);
 
-// Windows (docs/architecture.md, "Limits"): requests and tokens per minute are exact sliding
-// windows of 60 s — every admitted request is an entry that counts until 60 s after it was
-// admitted; a day is a UTC calendar day and a month a UTC calendar month; concurrency slots
-// are held until settled, or until `lease` passes (a replica that died holding them).
+// Windows (docs/architecture.md, "Limits"): requests and tokens per minute slide second by
+// second. An admitted request is counted in the one-second bucket of its admission time and
+// leaves the window when the 61st second after that bucket's start begins: it counts for at
+// least 60 s and less than 61 s, so no span of 60 s ever holds more than the limit, and a
+// subject's window is at most 61 buckets whatever its traffic (memory and Redis work do not
+// grow with the request rate). A day is a UTC calendar day and a month a UTC calendar month;
+// concurrency slots are held until settled, or until `lease` passes (a replica that died
+// holding them).
 inline constexpr Millis kMinute{60'000};
 inline constexpr std::int64_t kDayMs = 86'400'000;
+inline constexpr std::int64_t kBucketMs = 1'000;
+inline constexpr std::int64_t kWindowBuckets = 61;  // a bucket counts while younger than this
+// The bucket (second) a time falls in, and the first millisecond it no longer counts.
+std::int64_t BucketOf(std::int64_t now_ms);
+inline std::int64_t BucketEndMs(std::int64_t bucket) {
+  return (bucket + kWindowBuckets) * kBucketMs;
+}
 
 std::int64_t DayIndex(std::int64_t now_ms);    // days since the epoch (UTC)
 std::int64_t MonthIndex(std::int64_t now_ms);  // year * 12 + month - 1 (UTC)
@@ -106,7 +117,8 @@ struct Settlement {
 //
 // Reserve either admits and records the request in every window of every subject, or changes
 // nothing. Settle replaces the reserved worst case with the actual usage and frees the
-// concurrency slot; it is idempotent per reservation id only for the slot (call it once).
+// concurrency slot; call it once, and only for an admitted reservation (the windows keep sums
+// per second, not per reservation, so a settlement is applied as a difference).
 // Calls throw common::InfrastructureError when the store fails.
 class Limiter {
  public:

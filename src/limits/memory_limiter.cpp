@@ -5,9 +5,11 @@
 namespace bro::limits {
 namespace {
 
-constexpr std::int64_t kMinuteMs = kMinute.count();
 constexpr std::uint64_t kSweepEvery = 4096;
 
+bool TracksWindow(const Policy& p) {
+  return p.requests_per_minute > 0 || p.tokens_per_minute > 0;
+}
 bool TracksDays(const Policy& p) {
   return p.daily_tokens > 0 || p.daily_cost_nanos > 0;
 }
@@ -15,57 +17,67 @@ bool TracksMonths(const Policy& p) {
   return p.monthly_tokens > 0 || p.monthly_cost_nanos > 0;
 }
 
-// The tightest window wins: the least remaining, then the latest reset.
-void Tighten(Window& w, std::int64_t limit, std::int64_t remaining, std::int64_t reset_ms) {
-  remaining = std::max<std::int64_t>(0, remaining);
+// The tightest window wins: the least remaining, then the latest reset. A window resets when
+// its newest counted second leaves it.
+void Tighten(Window& w, std::int64_t limit, std::int64_t used, std::optional<std::int64_t> hi,
+             std::int64_t now_ms) {
+  const auto remaining = std::max<std::int64_t>(0, limit - used);
+  const auto reset =
+      used > 0 && hi ? std::max<std::int64_t>(0, BucketEndMs(*hi) - now_ms) : std::int64_t{0};
   if (w.limit == 0 || remaining < w.remaining ||
-      (remaining == w.remaining && reset_ms > w.reset.count())) {
+      (remaining == w.remaining && reset > w.reset.count())) {
     w.limit = limit;
     w.remaining = remaining;
-    w.reset = Millis(std::max<std::int64_t>(0, reset_ms));
+    w.reset = Millis(reset);
   }
+}
+
+// When enough of the window has left for `need` more of what `field` counts.
+std::int64_t RetryAfter(const std::map<std::int64_t, MemoryLimiter::Bucket>& buckets,
+                        std::int64_t MemoryLimiter::Bucket::*field, std::int64_t used,
+                        std::int64_t need, std::int64_t limit, std::int64_t now_ms) {
+  std::int64_t freed = 0;
+  for (const auto& [second, bucket] : buckets) {
+    freed += bucket.*field;
+    if (used - freed + need <= limit) return BucketEndMs(second) - now_ms;
+  }
+  return 0;
 }
 
 }  // namespace
 
-bool MemoryLimiter::State::Empty() const {
-  return requests.empty() && token_order.empty() && leases.empty() && days.empty() &&
-         months.empty();
+bool MemoryLimiter::State::Empty(std::int64_t now_ms) const {
+  return !lo && leases.empty() && (!day || (*day + 1) * kDayMs <= now_ms) &&
+         (!month_end || *month_end <= now_ms);
 }
 
-void MemoryLimiter::Evict(State& s, std::int64_t now_ms) const {
-  const std::int64_t horizon = now_ms - kMinuteMs;
-  while (!s.requests.empty() && s.requests.front() <= horizon) s.requests.pop_front();
-  while (!s.token_order.empty() && s.token_order.front().at_ms <= horizon) {
-    auto it = s.token_amounts.find(s.token_order.front().id);
-    if (it != s.token_amounts.end()) {
-      s.token_sum -= it->second;
-      s.token_amounts.erase(it);
+void MemoryLimiter::Evict(State& s, std::int64_t now_ms) {
+  const auto last = BucketOf(now_ms) - kWindowBuckets;
+  if (s.lo && *s.lo <= last) {
+    if (*s.hi <= last) {
+      s.buckets.clear();
+      s.lo.reset();
+      s.hi.reset();
+      s.requests = s.tokens = 0;
+    } else {
+      for (auto it = s.buckets.begin(); it != s.buckets.end() && it->first <= last;) {
+        s.requests -= it->second.requests;
+        s.tokens -= it->second.tokens;
+        it = s.buckets.erase(it);
+      }
+      s.lo = last + 1;
     }
-    s.token_order.pop_front();
   }
   std::erase_if(s.leases, [now_ms](const auto& l) { return l.second <= now_ms; });
-  // Budgets: today and yesterday (a reservation made before midnight settles after it).
-  const auto day = DayIndex(now_ms), month = MonthIndex(now_ms);
-  std::erase_if(s.days, [day](const auto& d) { return d.first < day - 1; });
-  std::erase_if(s.months, [month](const auto& m) { return m.first < month - 1; });
 }
 
 Decision MemoryLimiter::Headers(const std::vector<Subject>& subjects, std::int64_t now_ms) {
   Decision d;
   for (const auto& subject : subjects) {
     const auto& p = subject.policy;
-    auto& s = states_[subject.id];
-    if (p.requests_per_minute > 0) {
-      const auto reset = s.requests.empty() ? 0 : s.requests.back() + kMinuteMs - now_ms;
-      Tighten(d.requests, p.requests_per_minute,
-              p.requests_per_minute - static_cast<std::int64_t>(s.requests.size()), reset);
-    }
-    if (p.tokens_per_minute > 0) {
-      const auto reset =
-          s.token_order.empty() ? 0 : s.token_order.back().at_ms + kMinuteMs - now_ms;
-      Tighten(d.tokens, p.tokens_per_minute, p.tokens_per_minute - s.token_sum, reset);
-    }
+    const auto& s = states_[subject.id];
+    if (p.requests_per_minute > 0) Tighten(d.requests, p.requests_per_minute, s.requests, s.hi, now_ms);
+    if (p.tokens_per_minute > 0) Tighten(d.tokens, p.tokens_per_minute, s.tokens, s.hi, now_ms);
   }
   return d;
 }
@@ -74,87 +86,81 @@ Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
   std::lock_guard lock(mu_);
   const auto now = r.now_ms;
   if (++calls_ % kSweepEvery == 0) Sweep(now);
-  const auto day = DayIndex(now), month = MonthIndex(now);
-  const auto day_reset = (day + 1) * kDayMs - now;
-  const auto month_reset = MonthEndMs(now) - now;
+  const auto day = DayIndex(now);
+  const auto month_end = MonthEndMs(now);
 
-  for (const auto& subject : r.subjects) Evict(states_[subject.id], now);
+  for (const auto& subject : r.subjects) {
+    auto& s = states_[subject.id];
+    Evict(s, now);
+    // Counters roll forward only (a replica whose clock is behind counts into the newer day).
+    if (TracksDays(subject.policy) && (!s.day || day > *s.day)) {
+      s.day = day;
+      s.day_tokens = s.day_cost = 0;
+    }
+    if (TracksMonths(subject.policy) && (!s.month_end || month_end > *s.month_end)) {
+      s.month_end = month_end;
+      s.month_tokens = s.month_cost = 0;
+    }
+  }
   Reason reason = Reason::kNone;
   std::int64_t retry = 0;
   std::size_t refusing = 0;
-  for (std::size_t i = 0; i < r.subjects.size() && reason == Reason::kNone; ++i) {
+  const auto day_reset = (day + 1) * kDayMs - now;
+  const auto month_reset = month_end - now;
+  for (std::size_t i = 0; i < r.subjects.size(); ++i) {
     const auto& p = r.subjects[i].policy;
     auto& s = states_[r.subjects[i].id];
     refusing = i;
-    if (p.requests_per_minute > 0 &&
-        static_cast<std::int64_t>(s.requests.size()) + 1 > p.requests_per_minute) {
+    if (p.requests_per_minute > 0 && s.requests + 1 > p.requests_per_minute) {
       reason = Reason::kRequests;
-      retry = s.requests.front() + kMinuteMs - now;
-      break;
-    }
-    if (p.tokens_per_minute > 0) {
-      if (r.tokens > p.tokens_per_minute) {
-        reason = Reason::kTooLarge;
-        break;
-      }
-      if (s.token_sum + r.tokens > p.tokens_per_minute) {
-        reason = Reason::kTokens;
-        std::int64_t freed = 0;
-        for (const auto& e : s.token_order) {
-          auto it = s.token_amounts.find(e.id);
-          freed += it == s.token_amounts.end() ? 0 : it->second;
-          if (s.token_sum - freed + r.tokens <= p.tokens_per_minute) {
-            retry = e.at_ms + kMinuteMs - now;
-            break;
-          }
-        }
-        break;
-      }
-    }
-    if (p.concurrent_requests > 0 &&
-        static_cast<std::int64_t>(s.leases.size()) + 1 > p.concurrent_requests) {
+      retry = RetryAfter(s.buckets, &Bucket::requests, s.requests, 1, p.requests_per_minute, now);
+    } else if (p.tokens_per_minute > 0 && r.tokens > p.tokens_per_minute) {
+      reason = Reason::kTooLarge;
+    } else if (p.tokens_per_minute > 0 && s.tokens + r.tokens > p.tokens_per_minute) {
+      reason = Reason::kTokens;
+      retry = RetryAfter(s.buckets, &Bucket::tokens, s.tokens, r.tokens, p.tokens_per_minute, now);
+    } else if (p.concurrent_requests > 0 &&
+               static_cast<std::int64_t>(s.leases.size()) + 1 > p.concurrent_requests) {
       reason = Reason::kConcurrency;
       retry = 1000;
-      break;
-    }
-    const Budget today = s.days.contains(day) ? s.days[day] : Budget{};
-    const Budget this_month = s.months.contains(month) ? s.months[month] : Budget{};
-    if (p.daily_tokens > 0 && today.tokens + r.tokens > p.daily_tokens) {
+    } else if (p.daily_tokens > 0 && s.day_tokens + r.tokens > p.daily_tokens) {
       reason = Reason::kDailyTokens;
       retry = day_reset;
-    } else if (p.monthly_tokens > 0 && this_month.tokens + r.tokens > p.monthly_tokens) {
+    } else if (p.monthly_tokens > 0 && s.month_tokens + r.tokens > p.monthly_tokens) {
       reason = Reason::kMonthlyTokens;
       retry = month_reset;
-    } else if (p.daily_cost_nanos > 0 && today.cost_nanos + r.cost_nanos > p.daily_cost_nanos) {
+    } else if (p.daily_cost_nanos > 0 && s.day_cost + r.cost_nanos > p.daily_cost_nanos) {
       reason = Reason::kDailyCost;
       retry = day_reset;
-    } else if (p.monthly_cost_nanos > 0 &&
-               this_month.cost_nanos + r.cost_nanos > p.monthly_cost_nanos) {
+    } else if (p.monthly_cost_nanos > 0 && s.month_cost + r.cost_nanos > p.monthly_cost_nanos) {
       reason = Reason::kMonthlyCost;
       retry = month_reset;
     }
+    if (reason != Reason::kNone) break;
   }
 
   if (reason == Reason::kNone) {
     for (const auto& subject : r.subjects) {
       const auto& p = subject.policy;
       auto& s = states_[subject.id];
-      if (p.requests_per_minute > 0) s.requests.push_back(now);
-      if (p.tokens_per_minute > 0) {
-        s.token_order.push_back({now, r.id});
-        s.token_amounts[r.id] = r.tokens;
-        s.token_sum += r.tokens;
+      if (TracksWindow(p)) {
+        const auto second = s.lo ? std::max(BucketOf(now), *s.lo) : BucketOf(now);
+        auto& b = s.buckets[second];
+        ++b.requests;
+        b.tokens += r.tokens;
+        ++s.requests;
+        s.tokens += r.tokens;
+        if (!s.lo) s.lo = second;
+        if (!s.hi || second > *s.hi) s.hi = second;
       }
       if (p.concurrent_requests > 0) s.leases[r.id] = now + r.lease.count();
       if (TracksDays(p)) {
-        auto& b = s.days[day];
-        b.tokens += r.tokens;
-        b.cost_nanos += r.cost_nanos;
+        s.day_tokens += r.tokens;
+        s.day_cost += r.cost_nanos;
       }
       if (TracksMonths(p)) {
-        auto& b = s.months[month];
-        b.tokens += r.tokens;
-        b.cost_nanos += r.cost_nanos;
+        s.month_tokens += r.tokens;
+        s.month_cost += r.cost_nanos;
       }
     }
   }
@@ -168,33 +174,30 @@ Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
 
 void MemoryLimiter::SettleNow(const Settlement& st) {
   std::lock_guard lock(mu_);
-  const auto day = DayIndex(st.reserved_at_ms), month = MonthIndex(st.reserved_at_ms);
+  const auto day = DayIndex(st.reserved_at_ms);
+  const auto month_end = MonthEndMs(st.reserved_at_ms);
   const auto token_delta = st.tokens - st.reserved_tokens;
   const auto cost_delta = st.cost_nanos - st.reserved_cost_nanos;
+  const auto second = BucketOf(st.reserved_at_ms);
   for (const auto& subject : st.subjects) {
     auto found = states_.find(subject.id);
     if (found == states_.end()) continue;
     auto& s = found->second;
     const auto& p = subject.policy;
+    Evict(s, st.now_ms);
+    // Only while its second still counts: after that it has left the window anyway.
+    if (TracksWindow(p) && s.lo && second >= *s.lo && second <= *s.hi) {
+      s.buckets[second].tokens += token_delta;
+      s.tokens += token_delta;
+    }
     if (p.concurrent_requests > 0) s.leases.erase(st.id);
-    if (p.tokens_per_minute > 0) {
-      // Only while the entry still counts: after 60 s it has left the window anyway.
-      if (auto it = s.token_amounts.find(st.id); it != s.token_amounts.end()) {
-        s.token_sum += st.tokens - it->second;
-        it->second = st.tokens;
-      }
+    if (TracksDays(p) && s.day == day) {
+      s.day_tokens += token_delta;
+      s.day_cost += cost_delta;
     }
-    if (TracksDays(p)) {
-      if (auto it = s.days.find(day); it != s.days.end()) {
-        it->second.tokens += token_delta;
-        it->second.cost_nanos += cost_delta;
-      }
-    }
-    if (TracksMonths(p)) {
-      if (auto it = s.months.find(month); it != s.months.end()) {
-        it->second.tokens += token_delta;
-        it->second.cost_nanos += cost_delta;
-      }
+    if (TracksMonths(p) && s.month_end == month_end) {
+      s.month_tokens += token_delta;
+      s.month_cost += cost_delta;
     }
   }
 }
@@ -203,7 +206,7 @@ void MemoryLimiter::Sweep(std::int64_t now_ms) {
   for (auto it = states_.begin(); it != states_.end();) {
     Evict(it->second, now_ms);
     // A budget counter of today still counts: only subjects with nothing left go.
-    it = it->second.Empty() ? states_.erase(it) : std::next(it);
+    it = it->second.Empty(now_ms) ? states_.erase(it) : std::next(it);
   }
 }
 

@@ -1,9 +1,9 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -11,11 +11,11 @@
 
 namespace bro::limits {
 
-// The limiter of one process (embedded mode, and the reference the Redis scripts follow):
+// The limiter of one process (embedded mode, and the reference the Redis script follows):
 // one mutex-protected decision per call, with the same windows and the same answers as
-// RedisLimiter. Memory is bounded by what the limits themselves bound — entries per minute
-// window, slots per concurrency limit, two days and two months of budget counters per subject —
-// and subjects with nothing left to count are dropped by a periodic sweep.
+// RedisLimiter. Memory per subject is bounded by the windows — at most 61 one-second buckets,
+// one slot per concurrent request, the current day's and month's budget counters — and
+// subjects with nothing left to count are dropped by a periodic sweep.
 class MemoryLimiter final : public Limiter {
  public:
   std::string_view Backend() const override { return "memory"; }
@@ -29,27 +29,28 @@ class MemoryLimiter final : public Limiter {
   Decision PeekNow(const std::vector<Subject>& subjects, std::int64_t now_ms);
   std::size_t Subjects() const;
 
- private:
-  struct Budget {
+  struct Bucket {  // one second of a window
+    std::int64_t requests = 0;
     std::int64_t tokens = 0;
-    std::int64_t cost_nanos = 0;
-  };
-  struct TokenEntry {
-    std::int64_t at_ms;
-    std::string id;
-  };
-  struct State {
-    std::deque<std::int64_t> requests;  // admission times, oldest first
-    std::deque<TokenEntry> token_order;
-    std::unordered_map<std::string, std::int64_t> token_amounts;
-    std::int64_t token_sum = 0;
-    std::unordered_map<std::string, std::int64_t> leases;  // id -> expiry
-    std::map<std::int64_t, Budget> days;                   // day index -> charged
-    std::map<std::int64_t, Budget> months;
-    bool Empty() const;
   };
 
-  void Evict(State& s, std::int64_t now_ms) const;
+ private:
+  struct State {
+    // The window: buckets by second; lo is the oldest second that may still count, hi the
+    // newest that was counted in (both unset when the window is empty).
+    std::map<std::int64_t, Bucket> buckets;
+    std::optional<std::int64_t> lo, hi;
+    std::int64_t requests = 0;  // in the window
+    std::int64_t tokens = 0;
+    std::unordered_map<std::string, std::int64_t> leases;  // id -> expiry
+    std::optional<std::int64_t> day;                       // day index of the counters
+    std::int64_t day_tokens = 0, day_cost = 0;
+    std::optional<std::int64_t> month_end;  // the month of the counters, by its end
+    std::int64_t month_tokens = 0, month_cost = 0;
+    bool Empty(std::int64_t now_ms) const;
+  };
+
+  static void Evict(State& s, std::int64_t now_ms);
   Decision Headers(const std::vector<Subject>& subjects, std::int64_t now_ms);
   void Sweep(std::int64_t now_ms);
 

@@ -1,223 +1,493 @@
 #include "limits/redis_limiter.hpp"
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <unordered_map>
+
 #include "common/errors.hpp"
 
 namespace bro::limits {
 namespace {
 
-// KEYS: six per subject (rq, tk, tv, cc, d, m).
-// ARGV: mode ("reserve" | "peek"), now, id, tokens, cost, lease, day_reset, month_reset,
-//       subject count, then seven limits per subject
-//       (rpm, tpm, concurrent, daily tokens, monthly tokens, daily cost, monthly cost).
-// Returns {admitted, reason, subject, retry_ms, req_limit, req_remaining, req_reset,
-//          tok_limit, tok_remaining, tok_reset}; reason codes follow limits::Reason.
-constexpr const char* kReserveScript = R"lua(
-local mode = ARGV[1]
-local now = tonumber(ARGV[2])
-local id = ARGV[3]
-local tokens = tonumber(ARGV[4])
-local cost = tonumber(ARGV[5])
-local lease = tonumber(ARGV[6])
-local day_reset = tonumber(ARGV[7])
-local month_reset = tonumber(ARGV[8])
-local n = tonumber(ARGV[9])
-local horizon = now - 60000
+namespace asio = boost::asio;
+
+// One batch of decisions, in order, each as MemoryLimiter makes it (see redis_limiter.hpp for
+// the keys and fields). A subject's hash is read once, kept in a Lua table while the batch
+// runs and written once at the end.
+//
+// KEYS: two per subject of the batch: s:S (hash), c:S (leases).
+// ARGV: the batch's subjects with their limits, each (subject, policy) pair once, then the
+// operations, one after another, naming subjects by their 1-based place in that list:
+//   N  {key rpm tpm conc dtok mtok dcost mcost}*N     (key: 1-based index into KEYS' pairs)
+//   R now id tokens cost lease day month_end n {subject}*n
+//   S now id reserved_at token_delta cost_delta day month_end n {subject}*n
+//   P now n {subject}*n
+// A settlement's subject carries the policy it was reserved under: what the reservation was
+// counted in. Returns ten integers per R and P, in order (none for S): admitted, reason
+// (limits::Reason), refusing subject (0-based within the operation), retry_ms, then the
+// requests window's limit, remaining, reset_ms and the tokens window's.
+constexpr const char* kBatchScript = R"lua(
+local A, tn, floor, call = ARGV, tonumber, math.floor, redis.call
 local DAY = 86400000
+local function fmt(x) return string.format('%d', x) end
 
-local function num(v) return tonumber(v or '0') or 0 end
-local function lim(i, j) return tonumber(ARGV[9 + i * 7 + j]) end
-local function key(i, j) return KEYS[i * 6 + j] end
+-- Bucket field names, made once per batch ('r' .. b formats a number each time).
+local rname, tname = {}, {}
+local function rf(b) local f = rname[b]; if not f then f = 'r' .. b; rname[b] = f end; return f end
+local function tf(b) local f = tname[b]; if not f then f = 't' .. b; tname[b] = f end; return f end
 
-for i = 0, n - 1 do
-  if lim(i, 1) > 0 then redis.call('ZREMRANGEBYSCORE', key(i, 1), '-inf', horizon) end
-  if lim(i, 2) > 0 then
-    local tk, tv = key(i, 2), key(i, 3)
-    local old = redis.call('ZRANGEBYSCORE', tk, '-inf', horizon)
-    if #old > 0 then
-      local freed = 0
-      for _, m in ipairs(old) do
-        freed = freed + num(redis.call('HGET', tv, m))
-        redis.call('HDEL', tv, m)
-      end
-      redis.call('HINCRBY', tv, '_sum', -freed)
-      redis.call('ZREMRANGEBYSCORE', tk, '-inf', horizon)
-    end
-  end
-  if lim(i, 3) > 0 then redis.call('ZREMRANGEBYSCORE', key(i, 4), '-inf', now) end
+-- A subject's state, read on first use and written back once at the end of the batch.
+-- b0: the bucket of the batch's first operation, read along (most operations count in it).
+-- k: until when the hash's TTL keeps it; le: the same for the leases (TTLs are set with a
+-- minute to spare, so that they are renewed about once a minute, not on every batch).
+local states = {}
+local function load(i, b0)
+  local s = states[i]
+  if s then return s end
+  local v = call('HMGET', KEYS[2 * i - 1], 'lo', 'hi', 'rs', 'ts', 'd', 'dt', 'dc', 'm', 'mt', 'mc',
+                 'k', 'le', rf(b0), tf(b0))
+  s = {i = i, lo = tn(v[1]), hi = tn(v[2]), rs = tn(v[3]) or 0, ts = tn(v[4]) or 0,
+       d = tn(v[5]), dt = tn(v[6]) or 0, dc = tn(v[7]) or 0,
+       m = tn(v[8]), mt = tn(v[9]) or 0, mc = tn(v[10]) or 0, k = tn(v[11]) or 0,
+       le = tn(v[12]) or 0, r = {}, t = {}, db = {}, gone = {}, dirty = false, now = 0,
+       leases = nil, fresh = false, lease_end = 0, adds = {}, rems = {}}
+  if s.lo and b0 >= s.lo and b0 <= s.hi then s.r[b0], s.t[b0] = tn(v[13]) or 0, tn(v[14]) or 0 end
+  states[i] = s
+  return s
 end
 
-local reason, refusing, retry = 0, 0, 0
-local counts, sums = {}, {}  -- what the checks read, for the headers of an admitted request
-if mode == 'reserve' then
-  for i = 0, n - 1 do
-    local rpm, tpm, conc = lim(i, 1), lim(i, 2), lim(i, 3)
-    local dtok, mtok, dcost, mcost = lim(i, 4), lim(i, 5), lim(i, 6), lim(i, 7)
-    refusing = i
-    if rpm > 0 then
-      counts[i] = redis.call('ZCARD', key(i, 1))
-      if counts[i] + 1 > rpm then
-        local oldest = redis.call('ZRANGE', key(i, 1), 0, 0, 'WITHSCORES')
-        reason, retry = 1, tonumber(oldest[2]) + 60000 - now
-        break
+-- Reads the buckets from..to not known yet (none exists after hi).
+local function fetch(s, from, to)
+  local fields, idx = {}, {}
+  for b = from, to do
+    if s.r[b] == nil then
+      if s.hi and b <= s.hi then
+        fields[#fields + 1] = rf(b)
+        fields[#fields + 1] = tf(b)
+        idx[#idx + 1] = b
+      else
+        s.r[b], s.t[b] = 0, 0
       end
     end
-    if tpm > 0 then
-      if tokens > tpm then reason = 3; break end
-      local sum = num(redis.call('HGET', key(i, 3), '_sum'))
-      sums[i] = sum
-      if sum + tokens > tpm then
-        reason = 2
-        local entries = redis.call('ZRANGE', key(i, 2), 0, -1, 'WITHSCORES')
-        local freed = 0
-        for e = 1, #entries, 2 do
-          freed = freed + num(redis.call('HGET', key(i, 3), entries[e]))
-          if sum - freed + tokens <= tpm then
-            retry = tonumber(entries[e + 1]) + 60000 - now
-            break
-          end
+  end
+  if #fields == 0 then return end
+  local v = call('HMGET', KEYS[2 * s.i - 1], unpack(fields))
+  for k, b in ipairs(idx) do
+    s.r[b] = tn(v[2 * k - 1]) or 0
+    s.t[b] = tn(v[2 * k]) or 0
+  end
+end
+
+-- Drops the buckets that have left the window at `now` (bucket b counts until (b + 61) s).
+local function advance(s, now)
+  if now > s.now then s.now = now end
+  local lo = s.lo
+  if not lo then return end
+  local last = floor(now / 1000) - 61
+  if lo > last then return end
+  local all = s.hi <= last
+  local to = last
+  if all then to = s.hi else fetch(s, lo, last) end
+  for b = lo, to do
+    if not all then s.rs = s.rs - s.r[b]; s.ts = s.ts - s.t[b] end
+    s.gone[#s.gone + 1] = rf(b)
+    s.gone[#s.gone + 1] = tf(b)
+    s.r[b], s.t[b], s.db[b] = 0, 0, nil
+  end
+  if all then s.lo, s.hi, s.rs, s.ts = nil, nil, 0, 0 else s.lo = last + 1 end
+  s.dirty = true
+end
+
+local function leases(s, now)
+  local key = KEYS[2 * s.i]
+  if s.leases == nil then
+    call('ZREMRANGEBYSCORE', key, '-inf', now)
+    s.leases = call('ZCARD', key)
+    s.fresh = s.leases == 0
+  end
+  return key
+end
+
+-- When enough of the window (field r: requests, t: tokens) has left for `need` more.
+local function retry_at(s, f, used, need, limit, now)
+  fetch(s, s.lo, s.hi)
+  local freed, counts = 0, s[f]
+  for b = s.lo, s.hi do
+    freed = freed + counts[b]
+    if used - freed + need <= limit then return (b + 61) * 1000 - now end
+  end
+  return 0
+end
+
+-- The tightest window: the least remaining, then the latest reset.
+local function tighten(l, r, z, limit, used, hi, now)
+  local remaining = limit - used
+  if remaining < 0 then remaining = 0 end
+  local reset = 0
+  if used > 0 and hi then reset = (hi + 61) * 1000 - now; if reset < 0 then reset = 0 end end
+  if l == 0 or remaining < r or (remaining == r and reset > z) then return limit, remaining, reset end
+  return l, r, z
+end
+
+local out, no = {}, 0
+local function answer(admitted, reason, refusing, retry, subs, now)
+  local rl, rr, rz, tl, tr, tz = 0, 0, 0, 0, 0, 0
+  for _, x in ipairs(subs) do
+    local s = x.s
+    if x.rpm > 0 then rl, rr, rz = tighten(rl, rr, rz, x.rpm, s.rs, s.hi, now) end
+    if x.tpm > 0 then tl, tr, tz = tighten(tl, tr, tz, x.tpm, s.ts, s.hi, now) end
+  end
+  if retry < 0 then retry = 0 end
+  out[no + 1], out[no + 2], out[no + 3], out[no + 4] = admitted, reason, refusing, retry
+  out[no + 5], out[no + 6], out[no + 7], out[no + 8], out[no + 9], out[no + 10] = rl, rr, rz, tl, tr, tz
+  no = no + 10
+end
+
+local subjects = {}
+local p = 2
+local count = tn(A[1])
+local b0 = floor((tn(A[2 + 8 * count + 1]) or 0) / 1000)
+for k = 1, count do
+  subjects[k] = {s = load(tn(A[p]), b0), rpm = tn(A[p + 1]), tpm = tn(A[p + 2]), conc = tn(A[p + 3]),
+                 dtok = tn(A[p + 4]), mtok = tn(A[p + 5]), dcost = tn(A[p + 6]), mcost = tn(A[p + 7])}
+  p = p + 8
+end
+
+local n = #A
+while p <= n do
+  local op, now, id = A[p], tn(A[p + 1]), A[p + 2]
+  if op == 'R' then
+    local tokens, cost, lease = tn(A[p + 3]), tn(A[p + 4]), tn(A[p + 5])
+    local day, month, c = tn(A[p + 6]), tn(A[p + 7]), tn(A[p + 8])
+    p = p + 9
+    local subs = {}
+    for k = 1, c do
+      local x = subjects[tn(A[p])]
+      p = p + 1
+      subs[k] = x
+      local s = x.s
+      advance(s, now)
+      if (x.dtok > 0 or x.dcost > 0) and (not s.d or day > s.d) then
+        s.d, s.dt, s.dc, s.dirty = day, 0, 0, true
+      end
+      if (x.mtok > 0 or x.mcost > 0) and (not s.m or month > s.m) then
+        s.m, s.mt, s.mc, s.dirty = month, 0, 0, true
+      end
+    end
+    local day_end = (day + 1) * DAY
+    local reason, refusing, retry = 0, 0, 0
+    for k, x in ipairs(subs) do
+      local s = x.s
+      refusing = k - 1
+      if x.rpm > 0 and s.rs + 1 > x.rpm then
+        reason, retry = 1, retry_at(s, 'r', s.rs, 1, x.rpm, now)
+        break
+      end
+      if x.tpm > 0 then
+        if tokens > x.tpm then reason = 3; break end
+        if s.ts + tokens > x.tpm then
+          reason, retry = 2, retry_at(s, 't', s.ts, tokens, x.tpm, now)
+          break
         end
-        break
+      end
+      if x.conc > 0 then
+        local key = leases(s, now)
+        if s.leases + 1 > x.conc then
+          s.leases = s.leases - call('ZREMRANGEBYSCORE', key, '-inf', now)
+        end
+        if s.leases + 1 > x.conc then reason, retry = 4, 1000; break end
+      end
+      if x.dtok > 0 and s.dt + tokens > x.dtok then reason, retry = 5, day_end - now; break end
+      if x.mtok > 0 and s.mt + tokens > x.mtok then reason, retry = 6, month - now; break end
+      if x.dcost > 0 and s.dc + cost > x.dcost then reason, retry = 7, day_end - now; break end
+      if x.mcost > 0 and s.mc + cost > x.mcost then reason, retry = 8, month - now; break end
+    end
+    if reason == 0 then
+      refusing = 0
+      local b0 = floor(now / 1000)
+      for _, x in ipairs(subs) do
+        local s = x.s
+        s.dirty = true
+        if x.rpm > 0 or x.tpm > 0 then
+          local b = b0
+          if s.lo and b < s.lo then b = s.lo end
+          if s.r[b] == nil then fetch(s, b, b) end
+          s.r[b], s.t[b], s.db[b] = s.r[b] + 1, s.t[b] + tokens, true
+          s.rs, s.ts = s.rs + 1, s.ts + tokens
+          if not s.lo then s.lo = b end
+          if not s.hi or b > s.hi then s.hi = b end
+        end
+        if x.conc > 0 then
+          leases(s, now)
+          s.adds[id] = now + lease  -- one ZADD at the end of the batch
+          s.leases = s.leases + 1
+          if now + lease > s.lease_end then s.lease_end = now + lease end
+        end
+        if x.dtok > 0 or x.dcost > 0 then s.dt, s.dc = s.dt + tokens, s.dc + cost end
+        if x.mtok > 0 or x.mcost > 0 then s.mt, s.mc = s.mt + tokens, s.mc + cost end
       end
     end
-    if conc > 0 and redis.call('ZCARD', key(i, 4)) + 1 > conc then
-      reason, retry = 4, 1000
-      break
-    end
-    local day = redis.call('HMGET', key(i, 5), 'tokens', 'cost')
-    local month = redis.call('HMGET', key(i, 6), 'tokens', 'cost')
-    if dtok > 0 and num(day[1]) + tokens > dtok then reason, retry = 5, day_reset; break end
-    if mtok > 0 and num(month[1]) + tokens > mtok then reason, retry = 6, month_reset; break end
-    if dcost > 0 and num(day[2]) + cost > dcost then reason, retry = 7, day_reset; break end
-    if mcost > 0 and num(month[2]) + cost > mcost then reason, retry = 8, month_reset; break end
-  end
-  if reason == 0 then
-    for i = 0, n - 1 do
-      if lim(i, 1) > 0 then
-        redis.call('ZADD', key(i, 1), now, id)
-        redis.call('PEXPIRE', key(i, 1), 61000)
+    answer(reason == 0 and 1 or 0, reason, refusing, retry, subs, now)
+  elseif op == 'S' then
+    local reserved_at, dtok, dcost = tn(A[p + 3]), tn(A[p + 4]), tn(A[p + 5])
+    local day, month, c = tn(A[p + 6]), tn(A[p + 7]), tn(A[p + 8])
+    p = p + 9
+    local b = floor(reserved_at / 1000)
+    for _ = 1, c do
+      local x = subjects[tn(A[p])]
+      p = p + 1
+      local s = x.s
+      advance(s, now)
+      if (x.rpm > 0 or x.tpm > 0) and s.lo and b >= s.lo and b <= s.hi then
+        if s.r[b] == nil then fetch(s, b, b) end
+        s.t[b], s.ts, s.db[b], s.dirty = s.t[b] + dtok, s.ts + dtok, true, true
       end
-      if lim(i, 2) > 0 then
-        redis.call('ZADD', key(i, 2), now, id)
-        redis.call('HSET', key(i, 3), id, tokens)
-        redis.call('HINCRBY', key(i, 3), '_sum', tokens)
-        redis.call('PEXPIRE', key(i, 2), 61000)
-        redis.call('PEXPIRE', key(i, 3), 61000)
+      if x.conc > 0 then
+        if s.adds[id] then
+          s.adds[id] = nil
+          s.leases = s.leases - 1
+        else
+          -- Removed at the end of the batch: the slot is seen free from the next batch on
+          -- (never one too many admitted; ZREM tells only then whether it was still there).
+          s.rems[#s.rems + 1] = id
+        end
       end
-      if lim(i, 3) > 0 then
-        redis.call('ZADD', key(i, 4), now + lease, id)
-        redis.call('PEXPIRE', key(i, 4), lease + 1000)
+      if (x.dtok > 0 or x.dcost > 0) and s.d == day then
+        s.dt, s.dc, s.dirty = s.dt + dtok, s.dc + dcost, true
       end
-      if lim(i, 4) > 0 or lim(i, 6) > 0 then
-        redis.call('HINCRBY', key(i, 5), 'tokens', tokens)
-        redis.call('HINCRBY', key(i, 5), 'cost', cost)
-        redis.call('PEXPIRE', key(i, 5), day_reset + DAY)
-      end
-      if lim(i, 5) > 0 or lim(i, 7) > 0 then
-        redis.call('HINCRBY', key(i, 6), 'tokens', tokens)
-        redis.call('HINCRBY', key(i, 6), 'cost', cost)
-        redis.call('PEXPIRE', key(i, 6), month_reset + DAY)
+      if (x.mtok > 0 or x.mcost > 0) and s.m == month then
+        s.mt, s.mc, s.dirty = s.mt + dtok, s.mc + dcost, true
       end
     end
+  elseif op == 'P' then
+    local c = tn(A[p + 2])
+    p = p + 3
+    local subs = {}
+    for k = 1, c do
+      local x = subjects[tn(A[p])]
+      p = p + 1
+      subs[k] = x
+      advance(x.s, now)
+    end
+    answer(1, 0, 0, 0, subs, now)
+  else
+    return redis.error_reply('ERR bad operation ' .. tostring(op))
   end
 end
 
--- Headers: the tightest subject (least remaining, then latest reset). An admitted request is
--- the newest entry of every window it entered, so what the checks read is enough.
-local admitted_now = mode == 'reserve' and reason == 0
-local rl, rr, rs, tl, tr, ts = 0, 0, 0, 0, 0, 0
-for i = 0, n - 1 do
-  local rpm, tpm = lim(i, 1), lim(i, 2)
-  if rpm > 0 then
-    local count, reset
-    if admitted_now then
-      count, reset = counts[i] + 1, 60000
-    else
-      count, reset = redis.call('ZCARD', key(i, 1)), 0
-      if count > 0 then
-        reset = tonumber(redis.call('ZRANGE', key(i, 1), -1, -1, 'WITHSCORES')[2]) + 60000 - now
-      end
-    end
-    local remaining = math.max(0, rpm - count)
-    if rl == 0 or remaining < rr or (remaining == rr and reset > rs) then
-      rl, rr, rs = rpm, remaining, math.max(0, reset)
-    end
+for _, s in pairs(states) do
+  local key, leases_key = KEYS[2 * s.i - 1], KEYS[2 * s.i]
+  if #s.rems > 0 then call('ZREM', leases_key, unpack(s.rems)) end
+  local adds = {}
+  for id, expiry in pairs(s.adds) do adds[#adds + 1] = fmt(expiry); adds[#adds + 1] = id end
+  if #adds > 0 then call('ZADD', leases_key, unpack(adds)) end
+  if s.lease_end > 0 and (s.fresh or s.lease_end > s.le) then
+    call('PEXPIRE', leases_key, s.lease_end - s.now + 61000)
+    s.le, s.dirty = s.lease_end + 60000, true
   end
-  if tpm > 0 then
-    local sum, reset
-    if admitted_now then
-      sum, reset = sums[i] + tokens, 60000
+  if s.dirty then
+    local set, gone = {}, s.gone
+    if s.lo then
+      set[1], set[2], set[3], set[4] = 'lo', fmt(s.lo), 'hi', fmt(s.hi)
+      set[5], set[6], set[7], set[8] = 'rs', fmt(s.rs), 'ts', fmt(s.ts)
+      for b in pairs(s.db) do
+        set[#set + 1] = rf(b); set[#set + 1] = fmt(s.r[b])
+        set[#set + 1] = tf(b); set[#set + 1] = fmt(s.t[b])
+      end
     else
-      sum, reset = num(redis.call('HGET', key(i, 3), '_sum')), 0
-      local newest = redis.call('ZRANGE', key(i, 2), -1, -1, 'WITHSCORES')
-      if #newest > 0 then reset = tonumber(newest[2]) + 60000 - now end
+      gone[#gone + 1] = 'lo'; gone[#gone + 1] = 'hi'; gone[#gone + 1] = 'rs'; gone[#gone + 1] = 'ts'
     end
-    local remaining = math.max(0, tpm - sum)
-    if tl == 0 or remaining < tr or (remaining == tr and reset > ts) then
-      tl, tr, ts = tpm, remaining, math.max(0, reset)
+    if s.d then
+      set[#set + 1] = 'd'; set[#set + 1] = fmt(s.d)
+      set[#set + 1] = 'dt'; set[#set + 1] = fmt(s.dt)
+      set[#set + 1] = 'dc'; set[#set + 1] = fmt(s.dc)
+    end
+    if s.m then
+      set[#set + 1] = 'm'; set[#set + 1] = fmt(s.m)
+      set[#set + 1] = 'mt'; set[#set + 1] = fmt(s.mt)
+      set[#set + 1] = 'mc'; set[#set + 1] = fmt(s.mc)
+    end
+    -- Kept until its newest bucket leaves the window, its day or month ends, or its leases'
+    -- TTL runs out; the TTL is renewed only when that moves past the minute to spare.
+    local keep = 0
+    if s.hi then keep = (s.hi + 61) * 1000 end
+    if s.d and (s.d + 1) * DAY > keep then keep = (s.d + 1) * DAY end
+    if s.m and s.m > keep then keep = s.m end
+    if s.le > keep then keep = s.le end
+    if keep <= s.now then
+      call('DEL', key)
+    else
+      local renew = keep > s.k
+      if renew then set[#set + 1] = 'k'; set[#set + 1] = fmt(keep + 60000) end
+      if s.le > 0 then set[#set + 1] = 'le'; set[#set + 1] = fmt(s.le) end
+      if #gone > 0 then call('HDEL', key, unpack(gone)) end
+      call('HSET', key, unpack(set))
+      if renew then call('PEXPIRE', key, keep - s.now + 61000) end
     end
   end
 end
-local admitted = 0
-if reason == 0 then admitted = 1; refusing = 0 end
-return {admitted, reason, refusing, math.max(0, retry), rl, rr, rs, tl, tr, ts}
+return out
 )lua";
 
-// KEYS: as above (d and m of the day and month the reservation was charged to).
-// ARGV: id, actual tokens, token delta, cost delta, subject count, seven limits per subject.
-constexpr const char* kSettleScript = R"lua(
-local id = ARGV[1]
-local tokens = tonumber(ARGV[2])
-local dtokens = tonumber(ARGV[3])
-local dcost = tonumber(ARGV[4])
-local n = tonumber(ARGV[5])
-local function lim(i, j) return tonumber(ARGV[5 + i * 7 + j]) end
-local function key(i, j) return KEYS[i * 6 + j] end
-for i = 0, n - 1 do
-  if lim(i, 3) > 0 then redis.call('ZREM', key(i, 4), id) end
-  if lim(i, 2) > 0 then
-    local old = redis.call('HGET', key(i, 3), id)
-    if old then
-      redis.call('HSET', key(i, 3), id, tokens)
-      redis.call('HINCRBY', key(i, 3), '_sum', tokens - tonumber(old))
-    end
-  end
-  if (lim(i, 4) > 0 or lim(i, 6) > 0) and redis.call('EXISTS', key(i, 5)) == 1 then
-    redis.call('HINCRBY', key(i, 5), 'tokens', dtokens)
-    redis.call('HINCRBY', key(i, 5), 'cost', dcost)
-  end
-  if (lim(i, 5) > 0 or lim(i, 7) > 0) and redis.call('EXISTS', key(i, 6)) == 1 then
-    redis.call('HINCRBY', key(i, 6), 'tokens', dtokens)
-    redis.call('HINCRBY', key(i, 6), 'cost', dcost)
-  end
-end
-return 1
-)lua";
-
-const storage::redis::Script& ReserveScript() {
-  static const storage::redis::Script kScript(kReserveScript);
-  return kScript;
-}
-const storage::redis::Script& SettleScript() {
-  static const storage::redis::Script kScript(kSettleScript);
+const storage::redis::Script& BatchScript() {
+  static const storage::redis::Script kScript(kBatchScript);
   return kScript;
 }
 
-void AppendLimits(std::vector<std::string>& args, const std::vector<Subject>& subjects) {
-  args.push_back(std::to_string(subjects.size()));
-  for (const auto& s : subjects) {
-    const auto& p = s.policy;
-    args.push_back(std::to_string(p.requests_per_minute));
-    args.push_back(std::to_string(p.tokens_per_minute));
-    args.push_back(std::to_string(p.concurrent_requests));
-    args.push_back(std::to_string(p.daily_tokens));
-    args.push_back(std::to_string(p.monthly_tokens));
-    args.push_back(std::to_string(p.daily_cost_nanos));
-    args.push_back(std::to_string(p.monthly_cost_nanos));
-  }
-}
 
 [[noreturn]] void Malformed(const std::string& what) {
   throw common::InfrastructureError("redis limiter: " + what);
+}
+
+constexpr std::size_t kAnswerSize = 10;
+
+}  // namespace
+
+struct RedisLimiter::Op {
+  enum class Kind { kReserve, kSettle, kPeek };
+  Kind kind = Kind::kReserve;
+  ReserveRequest reserve;  // kReserve
+  Settlement settle;       // kSettle
+  std::vector<Subject> subjects;  // kPeek
+  std::int64_t now_ms = 0;        // kPeek
+  // The awaiting caller's completion handler, type-erased (asio::any_completion_handler of
+  // Boost 1.81 recurses without end when moved), and its executor, where it must run.
+  struct Completion {
+    virtual ~Completion() = default;
+    virtual void Complete(std::exception_ptr error, Decision decision) = 0;
+  };
+  template <class Handler>
+  struct HandlerCompletion final : Completion {
+    explicit HandlerCompletion(Handler h) : handler(std::move(h)) {}
+    void Complete(std::exception_ptr error, Decision decision) override {
+      std::move(handler)(std::move(error), std::move(decision));
+    }
+    Handler handler;
+  };
+  std::unique_ptr<Completion> completion;
+  asio::any_io_executor executor;
+
+  const std::vector<Subject>& Subjects() const {
+    switch (kind) {
+      case Kind::kReserve:
+        return reserve.subjects;
+      case Kind::kSettle:
+        return settle.subjects;
+      case Kind::kPeek:
+        break;
+    }
+    return subjects;
+  }
+};
+
+namespace {
+
+// The script's arguments for one batch: subjects named once in KEYS, each (subject, policy)
+// pair once in the head of ARGV, then the operations.
+class BatchEncoder {
+ public:
+  explicit BatchEncoder(const std::string& prefix) : prefix_(prefix) {}
+
+  void Add(const RedisLimiter::Op& op);
+  std::vector<std::string> Keys() { return std::move(keys_); }
+  std::vector<std::string> Args();
+
+ private:
+  void Num(std::int64_t v) { ops_.push_back(std::to_string(v)); }
+  void Subjects(const std::vector<Subject>& subjects);
+  std::int64_t Reference(const Subject& subject);
+
+  const std::string& prefix_;
+  std::vector<std::string> keys_;
+  std::vector<std::string> head_;  // the (subject, policy) list
+  std::vector<std::string> ops_;
+  struct Seen {
+    std::int64_t key = 0;  // 1-based pair in KEYS
+    std::vector<std::pair<Policy, std::int64_t>> references;
+  };
+  std::unordered_map<std::string, Seen> seen_;
+  std::int64_t references_ = 0;
+};
+
+std::int64_t BatchEncoder::Reference(const Subject& subject) {
+  auto [it, added] = seen_.try_emplace(subject.id);
+  auto& seen = it->second;
+  if (added) {
+    keys_.push_back(prefix_ + "s:" + subject.id);
+    keys_.push_back(prefix_ + "c:" + subject.id);
+    seen.key = static_cast<std::int64_t>(keys_.size() / 2);
+  }
+  for (const auto& [policy, reference] : seen.references) {
+    if (policy == subject.policy) return reference;
+  }
+  const auto& p = subject.policy;
+  for (const std::int64_t v : {seen.key, p.requests_per_minute, p.tokens_per_minute,
+                               p.concurrent_requests, p.daily_tokens, p.monthly_tokens,
+                               p.daily_cost_nanos, p.monthly_cost_nanos}) {
+    head_.push_back(std::to_string(v));
+  }
+  seen.references.emplace_back(p, ++references_);
+  return references_;
+}
+
+void BatchEncoder::Subjects(const std::vector<Subject>& subjects) {
+  Num(static_cast<std::int64_t>(subjects.size()));
+  for (const auto& s : subjects) Num(Reference(s));
+}
+
+std::vector<std::string> BatchEncoder::Args() {
+  std::vector<std::string> args;
+  args.reserve(1 + head_.size() + ops_.size());
+  args.push_back(std::to_string(references_));
+  for (auto& a : head_) args.push_back(std::move(a));
+  for (auto& a : ops_) args.push_back(std::move(a));
+  return args;
+}
+
+std::pair<std::vector<std::string>, std::vector<std::string>> Encode(
+    const std::string& prefix, const std::vector<std::unique_ptr<RedisLimiter::Op>>& batch) {
+  BatchEncoder encoder(prefix);
+  for (const auto& op : batch) encoder.Add(*op);
+  return {encoder.Keys(), encoder.Args()};
+}
+
+// One Decision per operation (a settlement's stays default), from the script's flat answer.
+std::vector<Decision> ParseAnswers(const storage::redis::Reply& reply,
+                                   const std::vector<std::unique_ptr<RedisLimiter::Op>>& batch) {
+  using Kind = RedisLimiter::Op::Kind;
+  using Type = storage::redis::Reply::Type;
+  if (reply.IsError()) Malformed("script error: " + reply.str);
+  std::size_t answers = 0;
+  for (const auto& op : batch) answers += op->kind == Kind::kSettle ? 0 : 1;
+  if (reply.type != Type::kArray || reply.elements.size() != answers * kAnswerSize) {
+    Malformed("unexpected reply shape");
+  }
+  std::vector<Decision> decisions(batch.size());
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i]->kind == Kind::kSettle) continue;
+    std::int64_t v[kAnswerSize];
+    for (auto& x : v) {
+      const auto& e = reply.elements[at++];
+      if (e.type != Type::kInteger) Malformed("non-integer in reply");
+      x = e.integer;
+    }
+    auto& d = decisions[i];
+    d.admitted = v[0] == 1;
+    if (v[1] < 0 || v[1] > static_cast<std::int64_t>(Reason::kMonthlyCost)) Malformed("reason");
+    d.reason = static_cast<Reason>(v[1]);
+    const auto subjects = std::max<std::size_t>(1, batch[i]->Subjects().size());
+    if (v[2] < 0 || static_cast<std::size_t>(v[2]) >= subjects) Malformed("subject index");
+    d.subject = static_cast<std::size_t>(v[2]);
+    d.retry_after = Millis(v[3]);
+    d.requests = Window{v[4], v[5], Millis(v[6])};
+    d.tokens = Window{v[7], v[8], Millis(v[9])};
+  }
+  return decisions;
 }
 
 }  // namespace
@@ -225,93 +495,126 @@ void AppendLimits(std::vector<std::string>& args, const std::vector<Subject>& su
 RedisLimiter::RedisLimiter(storage::redis::RedisClient& client, std::string prefix)
     : client_(client), prefix_(std::move(prefix)) {}
 
-std::vector<std::string> RedisLimiter::Keys(const std::vector<Subject>& subjects,
-                                            std::int64_t budget_time_ms) const {
-  const auto day = std::to_string(DayIndex(budget_time_ms));
-  const auto month = std::to_string(MonthIndex(budget_time_ms));
-  std::vector<std::string> keys;
-  keys.reserve(subjects.size() * 6);
-  for (const auto& s : subjects) {
-    keys.push_back(prefix_ + "rq:" + s.id);
-    keys.push_back(prefix_ + "tk:" + s.id);
-    keys.push_back(prefix_ + "tv:" + s.id);
-    keys.push_back(prefix_ + "cc:" + s.id);
-    keys.push_back(prefix_ + "d:" + s.id + ":" + day);
-    keys.push_back(prefix_ + "m:" + s.id + ":" + month);
-  }
-  return keys;
+RedisLimiter::~RedisLimiter() = default;
+
+Task<Decision> RedisLimiter::Reserve(ReserveRequest request) {
+  auto op = std::make_unique<Op>();
+  op->kind = Op::Kind::kReserve;
+  op->reserve = std::move(request);
+  return Submit(std::move(op));
 }
 
-Task<Decision> RedisLimiter::Run(const std::vector<Subject>& subjects,
-                                 std::vector<std::string> args, std::int64_t now_ms) {
-  auto reply = co_await client_.Eval(ReserveScript(), Keys(subjects, now_ms), std::move(args));
-  if (reply.IsError()) Malformed("script error: " + reply.str);
-  if (reply.type != storage::redis::Reply::Type::kArray || reply.elements.size() != 10)
-    Malformed("unexpected reply shape");
-  std::int64_t v[10];
-  for (std::size_t i = 0; i < 10; ++i) {
-    if (reply.elements[i].type != storage::redis::Reply::Type::kInteger)
-      Malformed("non-integer in reply");
-    v[i] = reply.elements[i].integer;
-  }
-  Decision d;
-  d.admitted = v[0] == 1;
-  if (v[1] < 0 || v[1] > static_cast<std::int64_t>(Reason::kMonthlyCost)) Malformed("reason");
-  d.reason = static_cast<Reason>(v[1]);
-  if (v[2] < 0 || static_cast<std::size_t>(v[2]) >= std::max<std::size_t>(1, subjects.size()))
-    Malformed("subject index");
-  d.subject = static_cast<std::size_t>(v[2]);
-  d.retry_after = Millis(v[3]);
-  d.requests = {v[4], v[5], Millis(v[6])};
-  d.tokens = {v[7], v[8], Millis(v[9])};
-  co_return d;
-}
-
-Task<Decision> RedisLimiter::Reserve(ReserveRequest r) {
-  const auto day_reset = (DayIndex(r.now_ms) + 1) * kDayMs - r.now_ms;
-  const auto month_reset = MonthEndMs(r.now_ms) - r.now_ms;
-  std::vector<std::string> args;
-  args.reserve(9 + r.subjects.size() * 7);
-  args.emplace_back("reserve");
-  args.push_back(std::to_string(r.now_ms));
-  args.push_back(r.id);
-  args.push_back(std::to_string(r.tokens));
-  args.push_back(std::to_string(r.cost_nanos));
-  args.push_back(std::to_string(r.lease.count()));
-  args.push_back(std::to_string(day_reset));
-  args.push_back(std::to_string(month_reset));
-  AppendLimits(args, r.subjects);
-  co_return co_await Run(r.subjects, std::move(args), r.now_ms);
+Task<void> RedisLimiter::Settle(Settlement settlement) {
+  auto op = std::make_unique<Op>();
+  op->kind = Op::Kind::kSettle;
+  op->settle = std::move(settlement);
+  co_await Submit(std::move(op));
 }
 
 Task<Decision> RedisLimiter::Peek(std::vector<Subject> subjects, std::int64_t now_ms) {
-  std::vector<std::string> args;
-  args.reserve(9 + subjects.size() * 7);
-  args.emplace_back("peek");
-  args.push_back(std::to_string(now_ms));
-  args.emplace_back("");
-  args.emplace_back("0");
-  args.emplace_back("0");
-  args.emplace_back("0");
-  args.emplace_back("0");
-  args.emplace_back("0");
-  AppendLimits(args, subjects);
-  auto d = co_await Run(subjects, std::move(args), now_ms);
-  d.admitted = true;
-  co_return d;
+  auto op = std::make_unique<Op>();
+  op->kind = Op::Kind::kPeek;
+  op->subjects = std::move(subjects);
+  op->now_ms = now_ms;
+  return Submit(std::move(op));
 }
 
-Task<void> RedisLimiter::Settle(Settlement s) {
-  std::vector<std::string> args;
-  args.reserve(5 + s.subjects.size() * 7);
-  args.push_back(s.id);
-  args.push_back(std::to_string(s.tokens));
-  args.push_back(std::to_string(s.tokens - s.reserved_tokens));
-  args.push_back(std::to_string(s.cost_nanos - s.reserved_cost_nanos));
-  AppendLimits(args, s.subjects);
-  auto reply =
-      co_await client_.Eval(SettleScript(), Keys(s.subjects, s.reserved_at_ms), std::move(args));
-  if (reply.IsError()) Malformed("script error: " + reply.str);
+Task<Decision> RedisLimiter::Submit(std::unique_ptr<Op> op) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&,
+                              void(std::exception_ptr, Decision)>(
+      [this](auto handler, std::unique_ptr<Op> queued) {
+        queued->executor = asio::get_associated_executor(handler);
+        queued->completion =
+            std::make_unique<Op::HandlerCompletion<decltype(handler)>>(std::move(handler));
+        Enqueue(std::move(queued));
+      },
+      asio::use_awaitable, std::move(op));
+}
+
+void RedisLimiter::Enqueue(std::unique_ptr<Op> op) {
+  // The flush runs where the first caller of a quiet period runs (the Redis client keeps its
+  // connections per io_context); every caller is resumed on its own executor.
+  auto ex = op->executor;
+  bool start = false;
+  {
+    std::lock_guard lock(queue_.mu);
+    queue_.pending.push_back(std::move(op));
+    if (!queue_.flushing) queue_.flushing = start = true;
+  }
+  if (start) asio::co_spawn(ex, Flush(), asio::detached);
+}
+
+Task<void> RedisLimiter::Flush() {
+  for (;;) {
+    std::vector<std::unique_ptr<Op>> batch;
+    {
+      std::lock_guard lock(queue_.mu);
+      while (!queue_.pending.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(queue_.pending.front()));
+        queue_.pending.pop_front();
+      }
+      if (batch.empty()) queue_.flushing = false;
+    }
+    if (batch.empty()) break;
+    co_await RunBatch(batch);
+  }
+}
+
+Task<void> RedisLimiter::RunBatch(std::vector<std::unique_ptr<Op>>& batch) {
+  std::exception_ptr error;
+  std::vector<Decision> decisions;
+  try {
+    auto [keys, args] = Encode(prefix_, batch);
+    auto reply = co_await client_.Eval(BatchScript(), std::move(keys), std::move(args));
+    decisions = ParseAnswers(reply, batch);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  decisions.resize(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& op = batch[i];
+    auto ex = op->executor;
+    asio::post(ex, [op = std::move(op), error, d = decisions[i]]() mutable {
+      op->completion->Complete(error, d);
+    });
+  }
+}
+
+void BatchEncoder::Add(const RedisLimiter::Op& op) {
+  using Kind = RedisLimiter::Op::Kind;
+  switch (op.kind) {
+    case Kind::kReserve: {
+      const auto& r = op.reserve;
+      ops_.emplace_back("R");
+      Num(r.now_ms);
+      ops_.push_back(r.id);
+      Num(r.tokens);
+      Num(r.cost_nanos);
+      Num(r.lease.count());
+      Num(DayIndex(r.now_ms));
+      Num(MonthEndMs(r.now_ms));
+      Subjects(r.subjects);
+      break;
+    }
+    case Kind::kSettle: {
+      const auto& st = op.settle;
+      ops_.emplace_back("S");
+      Num(st.now_ms);
+      ops_.push_back(st.id);
+      Num(st.reserved_at_ms);
+      Num(st.tokens - st.reserved_tokens);
+      Num(st.cost_nanos - st.reserved_cost_nanos);
+      Num(DayIndex(st.reserved_at_ms));
+      Num(MonthEndMs(st.reserved_at_ms));
+      Subjects(st.subjects);
+      break;
+    }
+    case Kind::kPeek:
+      ops_.emplace_back("P");
+      Num(op.now_ms);
+      Subjects(op.subjects);
+      break;
+  }
 }
 
 }  // namespace bro::limits

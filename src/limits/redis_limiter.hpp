@@ -1,5 +1,9 @@
 #pragma once
 
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "limits/limiter.hpp"
@@ -7,34 +11,55 @@
 
 namespace bro::limits {
 
-// The limiter shared by every replica: each decision is one Lua script run atomically by Redis
-// (EVALSHA), so there is no read-modify-write across replicas and N replicas behave as one.
-// The scripts follow MemoryLimiter exactly (same windows, same answers: the contract suite
-// runs against both). Time comes from the caller (replica clocks are NTP-synchronised; a skew
-// of a few milliseconds shifts a window's edge by as much), so tests can move it.
+// The limiter shared by every replica. Decisions are made by one Lua script that Redis runs
+// atomically (EVALSHA), so there is no read-modify-write across replicas and N replicas behave
+// as one. The script follows MemoryLimiter exactly (same windows, same answers: the contract
+// suite runs against both). Time comes from the caller (replica clocks are NTP-synchronised; a
+// skew of a few milliseconds shifts a window's edge by as much), so tests can move it.
 //
-// Keys per subject S under `prefix`: rq:S (zset, admitted requests by time), tk:S (zset,
-// reservations by time) and tv:S (hash, tokens per reservation and their "_sum"), cc:S (zset,
-// concurrency leases by expiry), d:S:DAY and m:S:MONTH (hashes: tokens, cost). Every key has
-// a TTL a little longer than its window, so Redis memory is bounded by the windows. All keys
-// of one decision must live on one node: Redis Cluster is not supported (Memorystore's
-// standard tier is not a cluster).
+// Batching: calls that arrive while a script is in flight are queued, and the next script
+// decides all of them in arrival order (at most kMaxBatch), each exactly as if it ran alone.
+// Under load one round trip serves many requests and a subject's state is read and written
+// once per batch instead of once per request; an idle replica sends each call at once. One
+// queue serves the whole process (a queue per I/O thread halves the batches and measured
+// slower, bench/README.md); each caller is resumed on its own executor. A failed batch (Redis
+// down, timeout) fails each of its calls with InfrastructureError.
+//
+// Keys per subject S under `prefix`: s:S, a hash with the window (lo, hi: oldest and newest
+// bucket; rs, ts: requests and tokens in the window; rB, tB: requests and tokens of bucket B)
+// and the budgets (d: day index, dt, dc: tokens and cost that day; m: end of the month in ms,
+// mt, mc), with a TTL until its newest bucket, day or month ends; c:S, a sorted set of
+// concurrency leases by expiry, with a TTL of the longest lease. Memory per subject is bounded
+// by 61 buckets and the subject's concurrency. All keys of a batch must live on one node:
+// Redis Cluster is not supported (Memorystore's standard tier is not a cluster).
 class RedisLimiter final : public Limiter {
  public:
+  static constexpr std::size_t kMaxBatch = 128;
+
   RedisLimiter(storage::redis::RedisClient& client, std::string prefix);
+  ~RedisLimiter() override;
   std::string_view Backend() const override { return "redis"; }
   Task<Decision> Reserve(ReserveRequest request) override;
   Task<void> Settle(Settlement settlement) override;
   Task<Decision> Peek(std::vector<Subject> subjects, std::int64_t now_ms) override;
 
+  struct Op;  // one queued call (defined and used in the .cpp only)
+
  private:
-  std::vector<std::string> Keys(const std::vector<Subject>& subjects,
-                                std::int64_t budget_time_ms) const;
-  Task<Decision> Run(const std::vector<Subject>& subjects, std::vector<std::string> args,
-                     std::int64_t now_ms);
+  struct Queue {
+    std::mutex mu;
+    std::deque<std::unique_ptr<Op>> pending;
+    bool flushing = false;  // a Flush coroutine is sending this queue's calls
+  };
+
+  Task<Decision> Submit(std::unique_ptr<Op> op);
+  void Enqueue(std::unique_ptr<Op> op);
+  Task<void> Flush();
+  Task<void> RunBatch(std::vector<std::unique_ptr<Op>>& batch);
 
   storage::redis::RedisClient& client_;
   std::string prefix_;
+  Queue queue_;
 };
 
 }  // namespace bro::limits
