@@ -1,5 +1,7 @@
 #include "limits/governor.hpp"
 
+#include <boost/asio/this_coro.hpp>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <cmath>
@@ -395,30 +397,41 @@ Task<std::int64_t> Governor::Settle(Admission& a, gateway::Usage used, std::opti
   s.cost_nanos = cost;
   s.now_ms = NowMs(clock_);
   // While the backend is down the reservation stays charged at its worst case (budgets are
-  // never overspent) and its concurrency slot expires with its lease.
+  // never overspent) and its concurrency slot expires with its lease. The answer does not wait
+  // for the settlement: it is queued before the answer leaves, so every later call of this
+  // replica sees it, and other replicas within one round trip to the backend.
   if (NeedsSettlement(s) && BackendAvailable()) {
-    try {
-      co_await limiter_.Settle(std::move(s));
-      BackendAnswered();
-    } catch (const common::InfrastructureError& e) {
-      BackendFailed(e);
-    }
+    auto ex = co_await boost::asio::this_coro::executor;
+    limiter_.SettleLater(std::move(s), ex, [this](std::exception_ptr error) { Settled(error); });
   }
   co_return cost;
 }
 
+void Governor::Settled(const std::exception_ptr& error) {
+  if (!error) {
+    BackendAnswered();
+    return;
+  }
+  try {
+    std::rethrow_exception(error);
+  } catch (const common::InfrastructureError& e) {
+    BackendFailed(e);
+  } catch (const std::exception& e) {
+    log_.Warning("limits: a settlement failed",
+                 {{"backend", std::string(limiter_.Backend())}, {"error", e.what()}});
+  }
+}
+
 void Governor::ReleaseDetached(Settlement s) {
-  boost::asio::co_spawn(
-      executor_,
-      [this, s = std::move(s)]() mutable -> Task<void> {
-        try {
-          co_await limiter_.Settle(std::move(s));
-        } catch (const std::exception& e) {
-          log_.Warning("limits: releasing a reservation failed",
-                       {{"backend", std::string(limiter_.Backend())}, {"error", e.what()}});
-        }
-      },
-      boost::asio::detached);
+  limiter_.SettleLater(std::move(s), executor_, [this](const std::exception_ptr& error) {
+    if (!error) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      log_.Warning("limits: releasing a reservation failed",
+                   {{"backend", std::string(limiter_.Backend())}, {"error", e.what()}});
+    }
+  });
 }
 
 Task<void> Governor::AddHeaders(const auth::Principal& principal, http::Response& res) {

@@ -111,6 +111,7 @@ class Governor {
  private:
   friend class Admission;
   void ReleaseDetached(Settlement s);
+  void Settled(const std::exception_ptr& error);
   bool BackendAvailable();
   void BackendFailed(const std::exception& e);
   void BackendAnswered();

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -126,6 +129,12 @@ class Limiter {
   virtual std::string_view Backend() const = 0;  // "memory" | "redis"
   virtual Task<Decision> Reserve(ReserveRequest request) = 0;
   virtual Task<void> Settle(Settlement settlement) = 0;
+  // Settle without waiting for it: before this returns the settlement is applied (memory) or
+  // queued ahead of every later call of this process (Redis), so this process never decides
+  // without it; `done` is called on `executor` with the outcome (null: applied).
+  using Done = std::function<void(std::exception_ptr)>;
+  virtual void SettleLater(Settlement settlement, boost::asio::any_io_executor executor,
+                           Done done) = 0;
   // The windows as they are, changing nothing (headers of /v1 responses that use no quota).
   virtual Task<Decision> Peek(std::vector<Subject> subjects, std::int64_t now_ms) = 0;
 };

@@ -224,6 +224,12 @@ Task<void> MemoryLimiter::Settle(Settlement settlement) {
   co_return;
 }
 
+void MemoryLimiter::SettleLater(Settlement settlement, boost::asio::any_io_executor /*executor*/,
+                                Done done) {
+  SettleNow(settlement);
+  if (done) done(nullptr);
+}
+
 Decision MemoryLimiter::PeekNow(const std::vector<Subject>& subjects, std::int64_t now_ms) {
   std::lock_guard lock(mu_);
   for (const auto& subject : subjects) Evict(states_[subject.id], now_ms);

@@ -21,6 +21,8 @@ class MemoryLimiter final : public Limiter {
   std::string_view Backend() const override { return "memory"; }
   Task<Decision> Reserve(ReserveRequest request) override;
   Task<void> Settle(Settlement settlement) override;
+  void SettleLater(Settlement settlement, boost::asio::any_io_executor executor,
+                   Done done) override;
   Task<Decision> Peek(std::vector<Subject> subjects, std::int64_t now_ms) override;
 
   // The synchronous decisions behind the awaitables (benchmarks, the bench/ rows).

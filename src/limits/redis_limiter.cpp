@@ -40,6 +40,11 @@ local rname, tname = {}, {}
 local function rf(b) local f = rname[b]; if not f then f = 'r' .. b; rname[b] = f end; return f end
 local function tf(b) local f = tname[b]; if not f then f = 't' .. b; tname[b] = f end; return f end
 
+-- Numbers that repeat from one operation to the next (leases, days, months, counts) are
+-- parsed once: Lua strings are interned, so the lookup is cheaper than tonumber.
+local memo = {}
+local function mn(v) local x = memo[v]; if not x then x = tn(v); memo[v] = x end; return x end
+
 -- A subject's state, read on first use and written back once at the end of the batch.
 -- b0: the bucket of the batch's first operation, read along (most operations count in it).
 -- k: until when the hash's TTL keeps it; le: the same for the leases (TTLs are set with a
@@ -147,13 +152,14 @@ local function answer(admitted, reason, refusing, retry, subs, now)
   no = no + 10
 end
 
-local subjects = {}
+local subjects, byref = {}, {}
 local p = 2
 local count = tn(A[1])
 local b0 = floor((tn(A[2 + 8 * count + 1]) or 0) / 1000)
 for k = 1, count do
   subjects[k] = {s = load(tn(A[p]), b0), rpm = tn(A[p + 1]), tpm = tn(A[p + 2]), conc = tn(A[p + 3]),
                  dtok = tn(A[p + 4]), mtok = tn(A[p + 5]), dcost = tn(A[p + 6]), mcost = tn(A[p + 7])}
+  byref[tostring(k)] = subjects[k]
   p = p + 8
 end
 
@@ -161,12 +167,12 @@ local n = #A
 while p <= n do
   local op, now, id = A[p], tn(A[p + 1]), A[p + 2]
   if op == 'R' then
-    local tokens, cost, lease = tn(A[p + 3]), tn(A[p + 4]), tn(A[p + 5])
-    local day, month, c = tn(A[p + 6]), tn(A[p + 7]), tn(A[p + 8])
+    local tokens, cost, lease = tn(A[p + 3]), mn(A[p + 4]), mn(A[p + 5])
+    local day, month, c = mn(A[p + 6]), mn(A[p + 7]), mn(A[p + 8])
     p = p + 9
     local subs = {}
     for k = 1, c do
-      local x = subjects[tn(A[p])]
+      local x = byref[A[p]]
       p = p + 1
       subs[k] = x
       local s = x.s
@@ -233,12 +239,12 @@ while p <= n do
     end
     answer(reason == 0 and 1 or 0, reason, refusing, retry, subs, now)
   elseif op == 'S' then
-    local reserved_at, dtok, dcost = tn(A[p + 3]), tn(A[p + 4]), tn(A[p + 5])
-    local day, month, c = tn(A[p + 6]), tn(A[p + 7]), tn(A[p + 8])
+    local reserved_at, dtok, dcost = tn(A[p + 3]), tn(A[p + 4]), mn(A[p + 5])
+    local day, month, c = mn(A[p + 6]), mn(A[p + 7]), mn(A[p + 8])
     p = p + 9
     local b = floor(reserved_at / 1000)
     for _ = 1, c do
-      local x = subjects[tn(A[p])]
+      local x = byref[A[p]]
       p = p + 1
       local s = x.s
       advance(s, now)
@@ -268,7 +274,7 @@ while p <= n do
     p = p + 3
     local subs = {}
     for k = 1, c do
-      local x = subjects[tn(A[p])]
+      local x = byref[A[p]]
       p = p + 1
       subs[k] = x
       advance(x.s, now)
@@ -367,6 +373,13 @@ struct RedisLimiter::Op {
       std::move(handler)(std::move(error), std::move(decision));
     }
     Handler handler;
+  };
+  struct DoneCompletion final : Completion {
+    explicit DoneCompletion(Done d) : done(std::move(d)) {}
+    void Complete(std::exception_ptr error, Decision /*decision*/) override {
+      if (done) done(std::move(error));
+    }
+    Done done;
   };
   std::unique_ptr<Completion> completion;
   asio::any_io_executor executor;
@@ -509,6 +522,15 @@ Task<void> RedisLimiter::Settle(Settlement settlement) {
   op->kind = Op::Kind::kSettle;
   op->settle = std::move(settlement);
   co_await Submit(std::move(op));
+}
+
+void RedisLimiter::SettleLater(Settlement settlement, asio::any_io_executor executor, Done done) {
+  auto op = std::make_unique<Op>();
+  op->kind = Op::Kind::kSettle;
+  op->settle = std::move(settlement);
+  op->executor = std::move(executor);
+  op->completion = std::make_unique<Op::DoneCompletion>(std::move(done));
+  Enqueue(std::move(op));
 }
 
 Task<Decision> RedisLimiter::Peek(std::vector<Subject> subjects, std::int64_t now_ms) {

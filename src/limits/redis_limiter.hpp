@@ -41,6 +41,8 @@ class RedisLimiter final : public Limiter {
   std::string_view Backend() const override { return "redis"; }
   Task<Decision> Reserve(ReserveRequest request) override;
   Task<void> Settle(Settlement settlement) override;
+  void SettleLater(Settlement settlement, boost::asio::any_io_executor executor,
+                   Done done) override;
   Task<Decision> Peek(std::vector<Subject> subjects, std::int64_t now_ms) override;
 
   struct Op;  // one queued call (defined and used in the .cpp only)

@@ -118,7 +118,7 @@ test("N requests per minute: exactly N of 10xN concurrent attempts succeed acros
       assert.equal(r.error.code, "rate_limit_exceeded");
       assert.equal(r.headers.get("x-ratelimit-remaining-requests"), "0");
       const retry = Number(r.headers.get("retry-after"));
-      assert.ok(retry >= 1 && retry <= 60, `Retry-After ${retry}`);
+      assert.ok(retry >= 1 && retry <= 61, `Retry-After ${retry}`);
     }
   }
   const remaining = results.filter((r) => r.status === 200).map((r) => Number(r.headers.get("x-ratelimit-remaining-requests")));

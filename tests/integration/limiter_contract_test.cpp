@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
 #include <future>
 #include <memory>
@@ -201,6 +202,41 @@ TYPED_TEST(LimiterContract, ConcurrencySlotsAreHeldUntilSettledOrTheLeaseEnds) {
   EXPECT_FALSE(this->Reserve("d", {key}, kT0 + 4).admitted);
   // "b" was never settled (its replica died): its lease ends at kT0 + 5000.
   EXPECT_TRUE(this->Reserve("d", {key}, kT0 + 5000).admitted);
+}
+
+// A settlement that nobody waits for is still seen by the next decision of this process.
+TYPED_TEST(LimiterContract, ASettlementNotWaitedForComesBeforeLaterCalls) {
+  Policy p;
+  p.concurrent_requests = 1;
+  p.tokens_per_minute = 100;
+  const auto key = this->Key(p);
+  ASSERT_TRUE(this->Reserve("a", {key}, kT0, 100).admitted);
+  std::atomic<int> done{0};
+  std::exception_ptr failure;
+  auto next = RunTask(this->ioc_, [&]() -> asio::awaitable<Decision> {
+    Settlement s;
+    s.id = "a";
+    s.subjects.push_back(key);
+    s.reserved_tokens = 100;
+    s.tokens = 40;
+    s.reserved_at_ms = kT0;
+    s.now_ms = kT0 + 1;
+    this->limiter_->SettleLater(std::move(s), co_await asio::this_coro::executor,
+                                [&](std::exception_ptr e) {
+                                  failure = e;
+                                  ++done;
+                                });
+    ReserveRequest r;
+    r.id = "b";
+    r.subjects.push_back(key);
+    r.tokens = 60;
+    r.now_ms = kT0 + 2;
+    co_return co_await this->limiter_->Reserve(std::move(r));
+  }());
+  EXPECT_TRUE(next.admitted) << "the slot and 60 tokens were released first";
+  EXPECT_EQ(next.tokens.remaining, 0);
+  EXPECT_EQ(done.load(), 1);
+  EXPECT_FALSE(failure);
 }
 
 TYPED_TEST(LimiterContract, DailyTokenBudgetIsAUtcDay) {

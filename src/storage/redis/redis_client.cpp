@@ -66,21 +66,28 @@ Reply Convert(const redisReply& r) {
   return out;
 }
 
+// A command as a RESP array of bulk strings ("*N\r\n" then "$len\r\narg\r\n" per argument).
+// Written here rather than with hiredis' redisFormatCommandArgv, which formats every length
+// with sprintf and copies twice: measurable for the limiter's batches of hundreds of arguments.
+void AppendLength(std::string& out, char kind, std::size_t n) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+  out.push_back(kind);
+  out.append(digits, end);
+  out.append("\r\n");
+}
+
 std::string Encode(const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
+  std::size_t size = 16;
+  for (const auto& a : args) size += a.size() + 16;
+  std::string out;
+  out.reserve(size);
+  AppendLength(out, '*', args.size());
   for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
+    AppendLength(out, '$', a.size());
+    out.append(a);
+    out.append("\r\n");
   }
-  char* cmd = nullptr;
-  const int n =
-      redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), argv.data(), lens.data());
-  if (n < 0 || cmd == nullptr) throw InfrastructureError("redis: cannot encode command");
-  std::string out(cmd, static_cast<std::size_t>(n));
-  redisFreeCommand(cmd);
   return out;
 }
 
