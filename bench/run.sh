@@ -19,6 +19,9 @@
 #   BENCH_CASES="a b c d e f g h i j"   BRO_AI_BIN (default <repo>/build/release/bro-ai)
 #   BENCH_DATABASE_URL  bro-ai's database (default: SQLite in the temp dir)
 #   BENCH_OUT=FILE      also write the markdown table there
+#   BENCH_ROUNDS=3      c, i and j are run this many times, interleaved; medians are reported
+#   BRO_LIMITER_BENCH_BIN  the limiter alone, without HTTP (default
+#                       <repo>/build/release/bro-limiter-bench; skipped when missing)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,6 +32,9 @@ warmup="${BENCH_WARMUP:-2s}"
 conns="${BENCH_CONNECTIONS:-50}"
 threads="${BENCH_THREADS:-2}"
 cases="${BENCH_CASES:-a b c d e f g h i j t}"
+rounds="${BENCH_ROUNDS:-3}"
+limiter_bin="${BRO_LIMITER_BENCH_BIN:-$repo/build/release/bro-limiter-bench}"
+declare -A all_rps all_cpu
 clk_tck="$(getconf CLK_TCK)"
 
 for tool in nginx wrk curl; do
@@ -234,6 +240,13 @@ EOF
     "$bin" migrate --config "$bro_dir/app.yaml" >"$bro_dir/migrate.log" 2>&1 ||
       { cat "$bro_dir/migrate.log" >&2; exit 1; }
     bro_key="$("$bin" admin create-key --config "$bro_dir/app.yaml" --user bench@example.com --role developer --name bench)"
+    # i and j get a copy of this database (the same key): every request leaves a usage row,
+    # and one file shared by all cases would make each case slower than the one before.
+    if [[ -z "${BENCH_DATABASE_URL:-}" ]]; then
+      for g in i j; do
+        for f in "$bro_dir"/bro.db*; do cp "$f" "${f/bro.db/bro-$g.db}"; done
+      done
+    fi
     "$bin" serve --config "$bro_dir/app.yaml" >"$bro_dir/serve.log" 2>&1 &
     bro_pid=$!
     started+=("$bro_pid")
@@ -249,6 +262,7 @@ fi
 # (none of them reached) — i: limiter in process, j: limiter in Redis (a local redis-server).
 declare -A gov_port gov_pid
 redis_pid=""
+redis_port=""
 governed_limits="limits:
   max_tokens_default: 256
   per_key: {requests_per_minute: 100000000, tokens_per_minute: 100000000000, concurrent_requests: 100000, daily_tokens: 100000000000000}
@@ -259,7 +273,8 @@ start_governed() { # NAME BACKEND [ENV=VALUE...]
   mkdir -p "$dir"
   { cat "$bro_dir/app.yaml"; echo "$governed_limits"; echo "  backend: $backend"; } >"$dir/app.yaml"
   gov_port[$name]="$(free_port)"
-  env BRO_SERVER_PORT="${gov_port[$name]}" BRO_METRICS_PORT="$(free_port)" "$@" \
+  local db="${BENCH_DATABASE_URL:-sqlite://$bro_dir/bro-$name.db}"
+  env BRO_SERVER_PORT="${gov_port[$name]}" BRO_METRICS_PORT="$(free_port)" DATABASE_URL="$db" "$@" \
     "$bin" serve --config "$dir/app.yaml" >"$dir/serve.log" 2>&1 &
   gov_pid[$name]=$!
   started+=("${gov_pid[$name]}")
@@ -381,7 +396,42 @@ for c in $cases; do
       ;;
     *) echo "bench: unknown case $c" >&2; exit 2 ;;
   esac
+  if [[ " c i j " == *" $c "* ]]; then
+    all_rps[$c]+=" ${rps[$c]:-}"
+    all_cpu[$c]+=" ${cpu_us[$c]:-}"
+  fi
 done
+
+# The governance comparison (c, i, j) is repeated, interleaved, BENCH_ROUNDS times and each
+# reported as its median: run-to-run noise on these VMs is as large as what is measured.
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+for ((round = 2; round <= rounds; round++)); do
+  for c in c i j; do
+    [[ " $cases " == *" $c "* ]] || continue
+    case "$c" in
+      c) measure c "$bro_port" gpt-4o-mini "$bro_key" "$bro_pid" ;;
+      i) measure i "${gov_port[i]}" gpt-4o-mini "$bro_key" "${gov_pid[i]}" ;;
+      j) measure j "${gov_port[j]}" gpt-4o-mini "$bro_key" "${gov_pid[j]}" "$redis_pid" ;;
+    esac
+    all_rps[$c]+=" ${rps[$c]:-}"
+    all_cpu[$c]+=" ${cpu_us[$c]:-}"
+  done
+done
+for c in c i j; do
+  [[ -n "${all_rps[$c]:-}" ]] || continue
+  rps[$c]="$(median <<<"${all_rps[$c]}")"
+  cpu_us[$c]="$(median <<<"${all_cpu[$c]}")"
+done
+
+# The limiter alone, without HTTP: its CPU per request in process and with Redis.
+limiter_rows=""
+if [[ -x "$limiter_bin" && ( " $cases " == *" i "* || " $cases " == *" j "* ) ]]; then
+  limiter_rows="$("$limiter_bin" memory "${duration%s}" "$conns" "$threads")" || failed=1
+  if [[ -n "$redis_port" ]]; then
+    limiter_rows+=$'\n'"$("$limiter_bin" "redis://127.0.0.1:$redis_port/0" "${duration%s}" "$conns" "$threads")" || failed=1
+  fi
+  echo "$limiter_rows"
+fi
 
 table="$tmp/table.md"
 {
@@ -423,6 +473,13 @@ table="$tmp/table.md"
       printf "%s: governance path %.1f %% req/s below the plain path c (issue 5 target <= %d %%); limiter cost %.1f µs CPU per request (%s - c)\n",
         n, (1 - g / c) * 100, target, gc - cc, n }'
   done
+  if [[ -n "${all_rps[c]:-}" ]]; then
+    echo "c, i and j: medians of $rounds interleaved rounds (req/s c:${all_rps[c]}; i:${all_rps[i]:-}; j:${all_rps[j]:-})"
+  fi
+  if [[ -n "$limiter_rows" ]]; then
+    echo "limiter alone (bro-limiter-bench, $conns workers on $threads threads, reserve + settle per request):"
+    while IFS= read -r row; do echo "  $row"; done <<<"$limiter_rows"
+  fi
   if [[ -n "${rps[d]:-}" && -n "${rps[h]:-}" ]]; then
     awk -v d="${rps[d]}" -v h="${rps[h]}" 'BEGIN { printf "cache hit path h/d req/s = %.2f\n", h / d }'
   fi

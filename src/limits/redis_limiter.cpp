@@ -1,5 +1,6 @@
 #include "limits/redis_limiter.hpp"
 
+#include <algorithm>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -139,9 +140,10 @@ local function tighten(l, r, z, limit, used, hi, now)
 end
 
 local out, no = {}, 0
-local function answer(admitted, reason, refusing, retry, subs, now)
+local function answer(admitted, reason, refusing, retry, subs, c, now)
   local rl, rr, rz, tl, tr, tz = 0, 0, 0, 0, 0, 0
-  for _, x in ipairs(subs) do
+  for k = 1, c do
+    local x = subs[k]
     local s = x.s
     if x.rpm > 0 then rl, rr, rz = tighten(rl, rr, rz, x.rpm, s.rs, s.hi, now) end
     if x.tpm > 0 then tl, tr, tz = tighten(tl, tr, tz, x.tpm, s.ts, s.hi, now) end
@@ -152,7 +154,7 @@ local function answer(admitted, reason, refusing, retry, subs, now)
   no = no + 10
 end
 
-local subjects, byref = {}, {}
+local subjects, byref, subs = {}, {}, {}
 local p = 2
 local count = tn(A[1])
 local b0 = floor((tn(A[2 + 8 * count + 1]) or 0) / 1000)
@@ -170,7 +172,6 @@ while p <= n do
     local tokens, cost, lease = tn(A[p + 3]), mn(A[p + 4]), mn(A[p + 5])
     local day, month, c = mn(A[p + 6]), mn(A[p + 7]), mn(A[p + 8])
     p = p + 9
-    local subs = {}
     for k = 1, c do
       local x = byref[A[p]]
       p = p + 1
@@ -186,7 +187,8 @@ while p <= n do
     end
     local day_end = (day + 1) * DAY
     local reason, refusing, retry = 0, 0, 0
-    for k, x in ipairs(subs) do
+    for k = 1, c do
+      local x = subs[k]
       local s = x.s
       refusing = k - 1
       if x.rpm > 0 and s.rs + 1 > x.rpm then
@@ -215,7 +217,8 @@ while p <= n do
     if reason == 0 then
       refusing = 0
       local b0 = floor(now / 1000)
-      for _, x in ipairs(subs) do
+      for k = 1, c do
+        local x = subs[k]
         local s = x.s
         s.dirty = true
         if x.rpm > 0 or x.tpm > 0 then
@@ -237,7 +240,7 @@ while p <= n do
         if x.mtok > 0 or x.mcost > 0 then s.mt, s.mc = s.mt + tokens, s.mc + cost end
       end
     end
-    answer(reason == 0 and 1 or 0, reason, refusing, retry, subs, now)
+    answer(reason == 0 and 1 or 0, reason, refusing, retry, subs, c, now)
   elseif op == 'S' then
     local reserved_at, dtok, dcost = tn(A[p + 3]), tn(A[p + 4]), mn(A[p + 5])
     local day, month, c = mn(A[p + 6]), mn(A[p + 7]), mn(A[p + 8])
@@ -272,14 +275,13 @@ while p <= n do
   elseif op == 'P' then
     local c = tn(A[p + 2])
     p = p + 3
-    local subs = {}
     for k = 1, c do
       local x = byref[A[p]]
       p = p + 1
       subs[k] = x
       advance(x.s, now)
     end
-    answer(1, 0, 0, 0, subs, now)
+    answer(1, 0, 0, 0, subs, c, now)
   else
     return redis.error_reply('ERR bad operation ' .. tostring(op))
   end
@@ -360,29 +362,16 @@ struct RedisLimiter::Op {
   Settlement settle;       // kSettle
   std::vector<Subject> subjects;  // kPeek
   std::int64_t now_ms = 0;        // kPeek
-  // The awaiting caller's completion handler, type-erased (asio::any_completion_handler of
-  // Boost 1.81 recurses without end when moved), and its executor, where it must run.
-  struct Completion {
-    virtual ~Completion() = default;
-    virtual void Complete(std::exception_ptr error, Decision decision) = 0;
-  };
-  template <class Handler>
-  struct HandlerCompletion final : Completion {
-    explicit HandlerCompletion(Handler h) : handler(std::move(h)) {}
-    void Complete(std::exception_ptr error, Decision decision) override {
-      std::move(handler)(std::move(error), std::move(decision));
-    }
-    Handler handler;
-  };
-  struct DoneCompletion final : Completion {
-    explicit DoneCompletion(Done d) : done(std::move(d)) {}
-    void Complete(std::exception_ptr error, Decision /*decision*/) override {
-      if (done) done(std::move(error));
-    }
-    Done done;
-  };
-  std::unique_ptr<Completion> completion;
-  asio::any_io_executor executor;
+  asio::any_io_executor executor;  // the caller's: where Complete runs
+
+  Op() = default;
+  Op(Op&&) = default;
+  Op& operator=(Op&&) = delete;
+  virtual ~Op() = default;
+  // Hands the outcome to the caller (derived below with its completion handler, type-erased
+  // this way because asio::any_completion_handler of Boost 1.81 recurses without end when
+  // moved; the handler lives in the same allocation as the call).
+  virtual void Complete(std::exception_ptr /*error*/, Decision /*decision*/) {}
 
   const std::vector<Subject>& Subjects() const {
     switch (kind) {
@@ -399,6 +388,23 @@ struct RedisLimiter::Op {
 
 namespace {
 
+template <class Handler>
+struct HandlerOp final : RedisLimiter::Op {
+  HandlerOp(Op&& call, Handler h) : Op(std::move(call)), handler(std::move(h)) {}
+  void Complete(std::exception_ptr error, Decision decision) override {
+    std::move(handler)(std::move(error), std::move(decision));
+  }
+  Handler handler;
+};
+
+struct DoneOp final : RedisLimiter::Op {
+  DoneOp(Op&& call, Limiter::Done d) : Op(std::move(call)), done(std::move(d)) {}
+  void Complete(std::exception_ptr error, Decision /*decision*/) override {
+    if (done) done(std::move(error));
+  }
+  Limiter::Done done;
+};
+
 // The script's arguments for one batch: subjects named once in KEYS, each (subject, policy)
 // pair once in the head of ARGV, then the operations.
 class BatchEncoder {
@@ -406,18 +412,18 @@ class BatchEncoder {
   explicit BatchEncoder(const std::string& prefix) : prefix_(prefix) {}
 
   void Add(const RedisLimiter::Op& op);
-  std::vector<std::string> Keys() { return std::move(keys_); }
-  std::vector<std::string> Args();
+  const storage::redis::RespArgs& Keys() const { return keys_; }
+  storage::redis::RespArgs Args() const;
 
  private:
-  void Num(std::int64_t v) { ops_.push_back(std::to_string(v)); }
+  void Num(std::int64_t v) { ops_.Add(v); }
   void Subjects(const std::vector<Subject>& subjects);
   std::int64_t Reference(const Subject& subject);
 
   const std::string& prefix_;
-  std::vector<std::string> keys_;
-  std::vector<std::string> head_;  // the (subject, policy) list
-  std::vector<std::string> ops_;
+  storage::redis::RespArgs keys_;
+  storage::redis::RespArgs head_;  // the (subject, policy) list
+  storage::redis::RespArgs ops_;
   struct Seen {
     std::int64_t key = 0;  // 1-based pair in KEYS
     std::vector<std::pair<Policy, std::int64_t>> references;
@@ -430,9 +436,9 @@ std::int64_t BatchEncoder::Reference(const Subject& subject) {
   auto [it, added] = seen_.try_emplace(subject.id);
   auto& seen = it->second;
   if (added) {
-    keys_.push_back(prefix_ + "s:" + subject.id);
-    keys_.push_back(prefix_ + "c:" + subject.id);
-    seen.key = static_cast<std::int64_t>(keys_.size() / 2);
+    keys_.Add(prefix_ + "s:" + subject.id);
+    keys_.Add(prefix_ + "c:" + subject.id);
+    seen.key = static_cast<std::int64_t>(keys_.Count() / 2);
   }
   for (const auto& [policy, reference] : seen.references) {
     if (policy == subject.policy) return reference;
@@ -441,7 +447,7 @@ std::int64_t BatchEncoder::Reference(const Subject& subject) {
   for (const std::int64_t v : {seen.key, p.requests_per_minute, p.tokens_per_minute,
                                p.concurrent_requests, p.daily_tokens, p.monthly_tokens,
                                p.daily_cost_nanos, p.monthly_cost_nanos}) {
-    head_.push_back(std::to_string(v));
+    head_.Add(v);
   }
   seen.references.emplace_back(p, ++references_);
   return references_;
@@ -452,16 +458,15 @@ void BatchEncoder::Subjects(const std::vector<Subject>& subjects) {
   for (const auto& s : subjects) Num(Reference(s));
 }
 
-std::vector<std::string> BatchEncoder::Args() {
-  std::vector<std::string> args;
-  args.reserve(1 + head_.size() + ops_.size());
-  args.push_back(std::to_string(references_));
-  for (auto& a : head_) args.push_back(std::move(a));
-  for (auto& a : ops_) args.push_back(std::move(a));
+storage::redis::RespArgs BatchEncoder::Args() const {
+  storage::redis::RespArgs args;
+  args.Add(references_);
+  args.Append(head_);
+  args.Append(ops_);
   return args;
 }
 
-std::pair<std::vector<std::string>, std::vector<std::string>> Encode(
+std::pair<storage::redis::RespArgs, storage::redis::RespArgs> Encode(
     const std::string& prefix, const std::vector<std::unique_ptr<RedisLimiter::Op>>& batch) {
   BatchEncoder encoder(prefix);
   for (const auto& op : batch) encoder.Add(*op);
@@ -511,44 +516,41 @@ RedisLimiter::RedisLimiter(storage::redis::RedisClient& client, std::string pref
 RedisLimiter::~RedisLimiter() = default;
 
 Task<Decision> RedisLimiter::Reserve(ReserveRequest request) {
-  auto op = std::make_unique<Op>();
-  op->kind = Op::Kind::kReserve;
-  op->reserve = std::move(request);
+  Op op;
+  op.kind = Op::Kind::kReserve;
+  op.reserve = std::move(request);
   return Submit(std::move(op));
 }
 
 Task<void> RedisLimiter::Settle(Settlement settlement) {
-  auto op = std::make_unique<Op>();
-  op->kind = Op::Kind::kSettle;
-  op->settle = std::move(settlement);
+  Op op;
+  op.kind = Op::Kind::kSettle;
+  op.settle = std::move(settlement);
   co_await Submit(std::move(op));
 }
 
 void RedisLimiter::SettleLater(Settlement settlement, asio::any_io_executor executor, Done done) {
-  auto op = std::make_unique<Op>();
-  op->kind = Op::Kind::kSettle;
-  op->settle = std::move(settlement);
-  op->executor = std::move(executor);
-  op->completion = std::make_unique<Op::DoneCompletion>(std::move(done));
-  Enqueue(std::move(op));
+  Op op;
+  op.kind = Op::Kind::kSettle;
+  op.settle = std::move(settlement);
+  op.executor = std::move(executor);
+  Enqueue(std::make_unique<DoneOp>(std::move(op), std::move(done)));
 }
 
 Task<Decision> RedisLimiter::Peek(std::vector<Subject> subjects, std::int64_t now_ms) {
-  auto op = std::make_unique<Op>();
-  op->kind = Op::Kind::kPeek;
-  op->subjects = std::move(subjects);
-  op->now_ms = now_ms;
+  Op op;
+  op.kind = Op::Kind::kPeek;
+  op.subjects = std::move(subjects);
+  op.now_ms = now_ms;
   return Submit(std::move(op));
 }
 
-Task<Decision> RedisLimiter::Submit(std::unique_ptr<Op> op) {
+Task<Decision> RedisLimiter::Submit(Op op) {
   return asio::async_initiate<const asio::use_awaitable_t<>&,
                               void(std::exception_ptr, Decision)>(
-      [this](auto handler, std::unique_ptr<Op> queued) {
-        queued->executor = asio::get_associated_executor(handler);
-        queued->completion =
-            std::make_unique<Op::HandlerCompletion<decltype(handler)>>(std::move(handler));
-        Enqueue(std::move(queued));
+      [this](auto handler, Op call) {
+        call.executor = asio::get_associated_executor(handler);
+        Enqueue(std::make_unique<HandlerOp<decltype(handler)>>(std::move(call), std::move(handler)));
       },
       asio::use_awaitable, std::move(op));
 }
@@ -586,18 +588,36 @@ Task<void> RedisLimiter::RunBatch(std::vector<std::unique_ptr<Op>>& batch) {
   std::exception_ptr error;
   std::vector<Decision> decisions;
   try {
-    auto [keys, args] = Encode(prefix_, batch);
-    auto reply = co_await client_.Eval(BatchScript(), std::move(keys), std::move(args));
+    const auto encoded = Encode(prefix_, batch);
+    auto reply = co_await client_.Eval(BatchScript(), encoded.first, encoded.second);
     decisions = ParseAnswers(reply, batch);
   } catch (...) {
     error = std::current_exception();
   }
   decisions.resize(batch.size());
+  CompleteAll(batch, decisions, error);
+}
+
+// Resumes each caller on its own executor: one post per executor, not per call (a post to an
+// idle I/O thread wakes it, and waking it once per call measured as much as the rest of the
+// client's work).
+void RedisLimiter::CompleteAll(std::vector<std::unique_ptr<Op>>& batch,
+                               const std::vector<Decision>& decisions,
+                               const std::exception_ptr& error) {
+  using Calls = std::vector<std::pair<std::unique_ptr<Op>, Decision>>;
+  std::vector<std::pair<asio::any_io_executor, Calls>> by_executor;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    auto& op = batch[i];
-    auto ex = op->executor;
-    asio::post(ex, [op = std::move(op), error, d = decisions[i]]() mutable {
-      op->completion->Complete(error, d);
+    auto it = std::find_if(by_executor.begin(), by_executor.end(),
+                           [&](const auto& group) { return group.first == batch[i]->executor; });
+    if (it == by_executor.end()) {
+      by_executor.emplace_back(batch[i]->executor, Calls());
+      it = std::prev(by_executor.end());
+    }
+    it->second.emplace_back(std::move(batch[i]), decisions[i]);
+  }
+  for (auto& [executor, calls] : by_executor) {
+    asio::post(executor, [calls = std::move(calls), error]() mutable {
+      for (auto& [op, decision] : calls) op->Complete(error, decision);
     });
   }
 }
@@ -607,9 +627,9 @@ void BatchEncoder::Add(const RedisLimiter::Op& op) {
   switch (op.kind) {
     case Kind::kReserve: {
       const auto& r = op.reserve;
-      ops_.emplace_back("R");
+      ops_.Add("R");
       Num(r.now_ms);
-      ops_.push_back(r.id);
+      ops_.Add(r.id);
       Num(r.tokens);
       Num(r.cost_nanos);
       Num(r.lease.count());
@@ -620,9 +640,9 @@ void BatchEncoder::Add(const RedisLimiter::Op& op) {
     }
     case Kind::kSettle: {
       const auto& st = op.settle;
-      ops_.emplace_back("S");
+      ops_.Add("S");
       Num(st.now_ms);
-      ops_.push_back(st.id);
+      ops_.Add(st.id);
       Num(st.reserved_at_ms);
       Num(st.tokens - st.reserved_tokens);
       Num(st.cost_nanos - st.reserved_cost_nanos);
@@ -632,7 +652,7 @@ void BatchEncoder::Add(const RedisLimiter::Op& op) {
       break;
     }
     case Kind::kPeek:
-      ops_.emplace_back("P");
+      ops_.Add("P");
       Num(op.now_ms);
       Subjects(op.subjects);
       break;

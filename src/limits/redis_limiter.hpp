@@ -54,10 +54,12 @@ class RedisLimiter final : public Limiter {
     bool flushing = false;  // a Flush coroutine is sending this queue's calls
   };
 
-  Task<Decision> Submit(std::unique_ptr<Op> op);
+  Task<Decision> Submit(Op op);
   void Enqueue(std::unique_ptr<Op> op);
   Task<void> Flush();
   Task<void> RunBatch(std::vector<std::unique_ptr<Op>>& batch);
+  static void CompleteAll(std::vector<std::unique_ptr<Op>>& batch,
+                          const std::vector<Decision>& decisions, const std::exception_ptr& error);
 
   storage::redis::RedisClient& client_;
   std::string prefix_;

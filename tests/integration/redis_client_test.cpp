@@ -29,6 +29,11 @@ using testing::RunTask;
 std::vector<std::string> Cmd(std::initializer_list<std::string> args) {
   return args;
 }
+RespArgs Resp(std::initializer_list<std::string> args) {
+  RespArgs out;
+  for (const auto& a : args) out.Add(a);
+  return out;
+}
 
 class RedisClientTest : public ::testing::Test {
  protected:
@@ -82,14 +87,14 @@ TEST_F(RedisClientTest, EvalLoadsTheScriptWhenTheServerDoesNotKnowIt) {
   Script script("return {KEYS[1], ARGV[1], redis.call('INCRBY', KEYS[1], ARGV[1])}");
   EXPECT_EQ(script.Sha1().size(), 40U);
   Run(c, {"SCRIPT", "FLUSH"});
-  auto first = RunTask(ioc_, c.Eval(script, Cmd({prefix_ + "e"}), Cmd({"5"})));
+  auto first = RunTask(ioc_, c.Eval(script, Resp({prefix_ + "e"}), Resp({"5"})));
   ASSERT_EQ(first.type, Reply::Type::kArray) << first.str;
   EXPECT_EQ(first.elements.at(0).str, prefix_ + "e");
   EXPECT_EQ(first.elements.at(2).integer, 5);
   // Now cached on the server: EVALSHA answers directly.
   auto exists = Run(c, {"SCRIPT", "EXISTS", script.Sha1()});
   EXPECT_EQ(exists.elements.at(0).integer, 1);
-  auto second = RunTask(ioc_, c.Eval(script, Cmd({prefix_ + "e"}), Cmd({"2"})));
+  auto second = RunTask(ioc_, c.Eval(script, Resp({prefix_ + "e"}), Resp({"2"})));
   EXPECT_EQ(second.elements.at(2).integer, 7);
   Run(c, {"DEL", prefix_ + "e"});
 }

@@ -66,9 +66,9 @@ Reply Convert(const redisReply& r) {
   return out;
 }
 
-// A command as a RESP array of bulk strings ("*N\r\n" then "$len\r\narg\r\n" per argument).
+// RESP lengths: "*N\r\n" before a command's arguments, "$len\r\n" before each of them.
 // Written here rather than with hiredis' redisFormatCommandArgv, which formats every length
-// with sprintf and copies twice: measurable for the limiter's batches of hundreds of arguments.
+// with sprintf and copies the command twice: measurable for the limiter's batches.
 void AppendLength(std::string& out, char kind, std::size_t n) {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
@@ -77,17 +77,9 @@ void AppendLength(std::string& out, char kind, std::size_t n) {
   out.append("\r\n");
 }
 
-std::string Encode(const std::vector<std::string>& args) {
-  std::size_t size = 16;
-  for (const auto& a : args) size += a.size() + 16;
-  std::string out;
-  out.reserve(size);
-  AppendLength(out, '*', args.size());
-  for (const auto& a : args) {
-    AppendLength(out, '$', a.size());
-    out.append(a);
-    out.append("\r\n");
-  }
+RespArgs ToResp(const std::vector<std::string>& args) {
+  RespArgs out;
+  for (const auto& a : args) out.Add(a);
   return out;
 }
 
@@ -129,6 +121,24 @@ RedisOptions ParseRedisUrl(std::string_view url) {
   return o;
 }
 
+void RespArgs::Add(std::string_view arg) {
+  AppendLength(data_, '$', arg.size());
+  data_.append(arg);
+  data_.append("\r\n");
+  ++count_;
+}
+
+void RespArgs::Add(std::int64_t value) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  Add(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+}
+
+void RespArgs::Append(const RespArgs& other) {
+  data_.append(other.data_);
+  count_ += other.count_;
+}
+
 Script::Script(std::string source) : source_(std::move(source)), sha1_(common::Sha1Hex(source_)) {}
 
 struct RedisClient::Connection {
@@ -155,26 +165,34 @@ RedisClient::RedisClient(RedisOptions options) : options_(std::move(options)) {}
 RedisClient::~RedisClient() = default;
 
 Task<Reply> RedisClient::Command(std::vector<std::string> args) {
+  const auto resp = ToResp(args);
+  auto reply = co_await Command(resp);
+  co_return reply;
+}
+
+Task<Reply> RedisClient::Command(const RespArgs& args) {
   auto c = co_await Acquire();
   auto reply = co_await RoundTrip(*c, args);
   Release(std::move(c));
   co_return reply;
 }
 
-Task<Reply> RedisClient::Eval(const Script& script, std::vector<std::string> keys,
-                              std::vector<std::string> args) {
-  std::vector<std::string> cmd;
-  cmd.reserve(3 + keys.size() + args.size());
-  cmd.emplace_back("EVALSHA");
-  cmd.push_back(script.Sha1());
-  cmd.push_back(std::to_string(keys.size()));
-  for (auto& k : keys) cmd.push_back(std::move(k));
-  for (auto& a : args) cmd.push_back(std::move(a));
+Task<Reply> RedisClient::Eval(const Script& script, const RespArgs& keys, const RespArgs& args) {
+  RespArgs cmd;
+  cmd.Add("EVALSHA");
+  cmd.Add(script.Sha1());
+  cmd.Add(static_cast<std::int64_t>(keys.Count()));
+  cmd.Append(keys);
+  cmd.Append(args);
   auto reply = co_await Command(cmd);
   if (reply.IsError() && reply.str.starts_with("NOSCRIPT")) {
-    cmd[0] = "EVAL";
-    cmd[1] = script.Source();
-    reply = co_await Command(std::move(cmd));
+    RespArgs eval;
+    eval.Add("EVAL");
+    eval.Add(script.Source());
+    eval.Add(static_cast<std::int64_t>(keys.Count()));
+    eval.Append(keys);
+    eval.Append(args);
+    reply = co_await Command(eval);
   }
   co_return reply;
 }
@@ -215,14 +233,16 @@ Task<RedisClient::ConnectionPtr> RedisClient::Connect() {
     auth.emplace_back("AUTH");
     if (!options_.username.empty()) auth.push_back(options_.username);
     auth.push_back(options_.password);
-    auto r = co_await RoundTrip(*c, auth);
+    const auto resp = ToResp(auth);
+    auto r = co_await RoundTrip(*c, resp);
     if (r.IsError()) throw InfrastructureError("redis: authentication failed at " + where);
   }
   if (options_.db != 0) {
     std::vector<std::string> select;
     select.emplace_back("SELECT");
     select.push_back(std::to_string(options_.db));
-    auto r = co_await RoundTrip(*c, select);
+    const auto resp = ToResp(select);
+    auto r = co_await RoundTrip(*c, resp);
     if (r.IsError())
       throw InfrastructureError("redis: SELECT " + std::to_string(options_.db) +
                                 " failed: " + r.str);
@@ -230,11 +250,15 @@ Task<RedisClient::ConnectionPtr> RedisClient::Connect() {
   co_return c;
 }
 
-Task<Reply> RedisClient::RoundTrip(Connection& c, const std::vector<std::string>& args) {
-  const auto request = Encode(args);
+Task<Reply> RedisClient::RoundTrip(Connection& c, const RespArgs& command) {
+  std::string head;
+  AppendLength(head, '*', command.Count());
+  std::array<asio::const_buffer, 2> request;
+  request[0] = asio::buffer(head);
+  request[1] = asio::buffer(command.Encoded());
   c.stream.expires_after(options_.command_timeout);
   auto [wec, written] =
-      co_await asio::async_write(c.stream, asio::buffer(request), as_tuple(use_awaitable));
+      co_await asio::async_write(c.stream, request, as_tuple(use_awaitable));
   if (wec) {
     c.stream.close();
     throw InfrastructureError("redis: write: " + wec.message());

@@ -45,6 +45,21 @@ struct RedisOptions {
 // naming the problem (never echoing the password).
 RedisOptions ParseRedisUrl(std::string_view url);
 
+// The arguments of a command, encoded as RESP bulk strings as they are added: one buffer,
+// no string per argument (the limiter's batches have hundreds).
+class RespArgs {
+ public:
+  void Add(std::string_view arg);
+  void Add(std::int64_t value);
+  void Append(const RespArgs& other);
+  std::size_t Count() const { return count_; }
+  const std::string& Encoded() const { return data_; }
+
+ private:
+  std::string data_;
+  std::size_t count_ = 0;
+};
+
 // A Lua script run with EVALSHA; the source is sent (EVAL) only when the server
 // answers NOSCRIPT, e.g. after a restart or failover.
 class Script {
@@ -76,8 +91,8 @@ class RedisClient {
   RedisClient& operator=(const RedisClient&) = delete;
 
   Task<Reply> Command(std::vector<std::string> args);
-  Task<Reply> Eval(const Script& script, std::vector<std::string> keys,
-                   std::vector<std::string> args);
+  Task<Reply> Command(const RespArgs& args);
+  Task<Reply> Eval(const Script& script, const RespArgs& keys, const RespArgs& args);
   const RedisOptions& Options() const { return options_; }
   std::size_t Idle() const;
 
@@ -90,7 +105,7 @@ class RedisClient {
 
   Task<ConnectionPtr> Acquire();
   Task<ConnectionPtr> Connect();
-  Task<Reply> RoundTrip(Connection& c, const std::vector<std::string>& args);
+  Task<Reply> RoundTrip(Connection& c, const RespArgs& command);
   void Release(ConnectionPtr c);
 
   RedisOptions options_;
