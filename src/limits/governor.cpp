@@ -267,7 +267,7 @@ Governor::Governor(const config::LimitsConfig& cfg, Limiter& limiter, PolicyReso
                           .With({std::string(limiter.Backend())})),
       instance_(common::RandomHex(8)) {
   // The series exist from the start, so alerts can rate() them before the first refusal.
-  Decisions("admitted", "none");
+  admitted_ = &Decisions("admitted", "none");  // the hot one, looked up once
   for (auto r :
        {Reason::kRequests, Reason::kTokens, Reason::kTooLarge, Reason::kConcurrency,
         Reason::kDailyTokens, Reason::kMonthlyTokens, Reason::kDailyCost, Reason::kMonthlyCost}) {
@@ -331,7 +331,7 @@ Task<void> Governor::AdmitTokens(Admission& a, const auth::Principal& principal,
   if (!cfg_.enabled) co_return;
   auto subjects = co_await resolver_.Resolve(principal, model);
   if (subjects.empty()) {
-    Decisions("admitted", "none").Inc();
+    admitted_->Inc();
     co_return;
   }
 
@@ -383,7 +383,7 @@ Task<void> Governor::AdmitTokens(Admission& a, const auth::Principal& principal,
       a.retry_after_ = RetryAfterSeconds(a.decision_.retry_after);
     co_return;
   }
-  Decisions("admitted", "none").Inc();
+  admitted_->Inc();
   a.counted_ = true;
   co_return;
 }

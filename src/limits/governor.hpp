@@ -126,6 +126,7 @@ class Governor {
   boost::asio::any_io_executor executor_;
   observability::Logger& log_;
   observability::Family<observability::Counter>& decisions_;
+  observability::Counter* admitted_ = nullptr;
   observability::Counter& backend_errors_;
   observability::Gauge& degraded_gauge_;
   std::atomic<bool> degraded_{false};

@@ -1,5 +1,7 @@
 #include "limits/limiter.hpp"
 
+#include <algorithm>
+
 namespace bro::limits {
 
 std::string_view ReasonName(Reason r) {
@@ -28,6 +30,20 @@ std::string_view ReasonName(Reason r) {
 
 std::int64_t DayIndex(std::int64_t now_ms) {
   return now_ms >= 0 ? now_ms / kDayMs : -((-now_ms + kDayMs - 1) / kDayMs);
+}
+
+void Tighten(Window& w, std::int64_t limit, std::int64_t used, std::optional<std::int64_t> newest,
+             std::int64_t now_ms) {
+  const auto remaining = std::max<std::int64_t>(0, limit - used);
+  const auto reset = used > 0 && newest
+                         ? std::max<std::int64_t>(0, BucketEndMs(*newest) - now_ms)
+                         : std::int64_t{0};
+  if (w.limit == 0 || remaining < w.remaining ||
+      (remaining == w.remaining && reset > w.reset.count())) {
+    w.limit = limit;
+    w.remaining = remaining;
+    w.reset = Millis(reset);
+  }
 }
 
 std::int64_t BucketOf(std::int64_t now_ms) {

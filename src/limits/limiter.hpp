@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,6 +94,12 @@ struct Window {
   std::int64_t remaining = 0;
   Millis reset{0};  // until the window is back to its full limit
 };
+
+// Folds one subject's window into `w`, the headers' window: the tightest wins (the least
+// remaining, then the latest reset). `used` is what the window holds, `newest` its newest
+// counted second (it is full again when that second leaves).
+void Tighten(Window& w, std::int64_t limit, std::int64_t used, std::optional<std::int64_t> newest,
+             std::int64_t now_ms);
 
 struct Decision {
   bool admitted = false;

@@ -17,21 +17,6 @@ bool TracksMonths(const Policy& p) {
   return p.monthly_tokens > 0 || p.monthly_cost_nanos > 0;
 }
 
-// The tightest window wins: the least remaining, then the latest reset. A window resets when
-// its newest counted second leaves it.
-void Tighten(Window& w, std::int64_t limit, std::int64_t used, std::optional<std::int64_t> hi,
-             std::int64_t now_ms) {
-  const auto remaining = std::max<std::int64_t>(0, limit - used);
-  const auto reset =
-      used > 0 && hi ? std::max<std::int64_t>(0, BucketEndMs(*hi) - now_ms) : std::int64_t{0};
-  if (w.limit == 0 || remaining < w.remaining ||
-      (remaining == w.remaining && reset > w.reset.count())) {
-    w.limit = limit;
-    w.remaining = remaining;
-    w.reset = Millis(reset);
-  }
-}
-
 // When enough of the window has left for `need` more of what `field` counts.
 std::int64_t RetryAfter(const std::map<std::int64_t, MemoryLimiter::Bucket>& buckets,
                         std::int64_t MemoryLimiter::Bucket::*field, std::int64_t used,

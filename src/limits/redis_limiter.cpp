@@ -28,9 +28,9 @@ namespace asio = boost::asio;
 //   S now id reserved_at token_delta cost_delta day month_end n {subject}*n
 //   P now n {subject}*n
 // A settlement's subject carries the policy it was reserved under: what the reservation was
-// counted in. Returns ten integers per R and P, in order (none for S): admitted, reason
-// (limits::Reason), refusing subject (0-based within the operation), retry_ms, then the
-// requests window's limit, remaining, reset_ms and the tokens window's.
+// counted in. Returns per R and P, in order (nothing for S): admitted, reason (limits::Reason),
+// refusing subject (0-based within the operation), retry_ms, then for each of its subjects the
+// requests and tokens in its window and its newest counted second (-1: none).
 constexpr const char* kBatchScript = R"lua(
 local A, tn, floor, call = ARGV, tonumber, math.floor, redis.call
 local DAY = 86400000
@@ -129,29 +129,18 @@ local function retry_at(s, f, used, need, limit, now)
   return 0
 end
 
--- The tightest window: the least remaining, then the latest reset.
-local function tighten(l, r, z, limit, used, hi, now)
-  local remaining = limit - used
-  if remaining < 0 then remaining = 0 end
-  local reset = 0
-  if used > 0 and hi then reset = (hi + 61) * 1000 - now; if reset < 0 then reset = 0 end end
-  if l == 0 or remaining < r or (remaining == r and reset > z) then return limit, remaining, reset end
-  return l, r, z
-end
-
+-- An answer: the decision, then each subject's window as it is now (requests, tokens, newest
+-- counted second or -1); the caller folds them into its headers (limits::Tighten).
 local out, no = {}, 0
-local function answer(admitted, reason, refusing, retry, subs, c, now)
-  local rl, rr, rz, tl, tr, tz = 0, 0, 0, 0, 0, 0
-  for k = 1, c do
-    local x = subs[k]
-    local s = x.s
-    if x.rpm > 0 then rl, rr, rz = tighten(rl, rr, rz, x.rpm, s.rs, s.hi, now) end
-    if x.tpm > 0 then tl, tr, tz = tighten(tl, tr, tz, x.tpm, s.ts, s.hi, now) end
-  end
+local function answer(admitted, reason, refusing, retry, subs, c)
   if retry < 0 then retry = 0 end
   out[no + 1], out[no + 2], out[no + 3], out[no + 4] = admitted, reason, refusing, retry
-  out[no + 5], out[no + 6], out[no + 7], out[no + 8], out[no + 9], out[no + 10] = rl, rr, rz, tl, tr, tz
-  no = no + 10
+  no = no + 4
+  for k = 1, c do
+    local s = subs[k].s
+    out[no + 1], out[no + 2], out[no + 3] = s.rs, s.ts, s.hi or -1
+    no = no + 3
+  end
 end
 
 local subjects, byref, subs = {}, {}, {}
@@ -240,7 +229,7 @@ while p <= n do
         if x.mtok > 0 or x.mcost > 0 then s.mt, s.mc = s.mt + tokens, s.mc + cost end
       end
     end
-    answer(reason == 0 and 1 or 0, reason, refusing, retry, subs, c, now)
+    answer(reason == 0 and 1 or 0, reason, refusing, retry, subs, c)
   elseif op == 'S' then
     local reserved_at, dtok, dcost = tn(A[p + 3]), tn(A[p + 4]), mn(A[p + 5])
     local day, month, c = mn(A[p + 6]), mn(A[p + 7]), mn(A[p + 8])
@@ -281,7 +270,7 @@ while p <= n do
       subs[k] = x
       advance(x.s, now)
     end
-    answer(1, 0, 0, 0, subs, c, now)
+    answer(1, 0, 0, 0, subs, c)
   else
     return redis.error_reply('ERR bad operation ' .. tostring(op))
   end
@@ -351,7 +340,6 @@ const storage::redis::Script& BatchScript() {
   throw common::InfrastructureError("redis limiter: " + what);
 }
 
-constexpr std::size_t kAnswerSize = 10;
 
 }  // namespace
 
@@ -479,31 +467,41 @@ std::vector<Decision> ParseAnswers(const storage::redis::Reply& reply,
   using Kind = RedisLimiter::Op::Kind;
   using Type = storage::redis::Reply::Type;
   if (reply.IsError()) Malformed("script error: " + reply.str);
-  std::size_t answers = 0;
-  for (const auto& op : batch) answers += op->kind == Kind::kSettle ? 0 : 1;
-  if (reply.type != Type::kArray || reply.elements.size() != answers * kAnswerSize) {
+  std::size_t expected = 0;
+  for (const auto& op : batch) {
+    if (op->kind != Kind::kSettle) expected += 4 + 3 * op->Subjects().size();
+  }
+  if (reply.type != Type::kArray || reply.elements.size() != expected) {
     Malformed("unexpected reply shape");
+  }
+  for (const auto& e : reply.elements) {
+    if (e.type != Type::kInteger) Malformed("non-integer in reply");
   }
   std::vector<Decision> decisions(batch.size());
   std::size_t at = 0;
+  auto next = [&] { return static_cast<std::int64_t>(reply.elements[at++].integer); };
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (batch[i]->kind == Kind::kSettle) continue;
-    std::int64_t v[kAnswerSize];
-    for (auto& x : v) {
-      const auto& e = reply.elements[at++];
-      if (e.type != Type::kInteger) Malformed("non-integer in reply");
-      x = e.integer;
-    }
+    const auto& op = *batch[i];
+    if (op.kind == Kind::kSettle) continue;
     auto& d = decisions[i];
-    d.admitted = v[0] == 1;
-    if (v[1] < 0 || v[1] > static_cast<std::int64_t>(Reason::kMonthlyCost)) Malformed("reason");
-    d.reason = static_cast<Reason>(v[1]);
-    const auto subjects = std::max<std::size_t>(1, batch[i]->Subjects().size());
-    if (v[2] < 0 || static_cast<std::size_t>(v[2]) >= subjects) Malformed("subject index");
-    d.subject = static_cast<std::size_t>(v[2]);
-    d.retry_after = Millis(v[3]);
-    d.requests = Window{v[4], v[5], Millis(v[6])};
-    d.tokens = Window{v[7], v[8], Millis(v[9])};
+    d.admitted = next() == 1;
+    const auto reason = next();
+    if (reason < 0 || reason > static_cast<std::int64_t>(Reason::kMonthlyCost)) Malformed("reason");
+    d.reason = static_cast<Reason>(reason);
+    const auto& subjects = op.Subjects();
+    const auto refusing = next();
+    if (refusing < 0 || static_cast<std::size_t>(refusing) >= std::max<std::size_t>(1, subjects.size()))
+      Malformed("subject index");
+    d.subject = static_cast<std::size_t>(refusing);
+    d.retry_after = Millis(next());
+    const auto now = op.kind == Kind::kReserve ? op.reserve.now_ms : op.now_ms;
+    for (const auto& subject : subjects) {
+      const auto requests = next(), tokens = next(), newest = next();
+      const auto second = newest < 0 ? std::nullopt : std::optional<std::int64_t>(newest);
+      const auto& p = subject.policy;
+      if (p.requests_per_minute > 0) Tighten(d.requests, p.requests_per_minute, requests, second, now);
+      if (p.tokens_per_minute > 0) Tighten(d.tokens, p.tokens_per_minute, tokens, second, now);
+    }
   }
   return decisions;
 }
