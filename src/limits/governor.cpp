@@ -348,6 +348,7 @@ Task<void> Governor::AdmitTokens(Admission& a, const auth::Principal& principal,
   a.settlement_.reserved_tokens = r.tokens;
   a.settlement_.reserved_cost_nanos = r.cost_nanos;
   a.settlement_.reserved_at_ms = r.now_ms;
+  a.settlement_.lease = r.lease;
 
   bool failed = false;
   if (BackendAvailable()) {

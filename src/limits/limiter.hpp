@@ -119,6 +119,7 @@ struct Settlement {
   std::int64_t cost_nanos = 0;
   std::int64_t reserved_at_ms = 0;  // the day and month the reservation was charged to
   std::int64_t now_ms = 0;
+  Millis lease{600'000};  // as reserved
 };
 
 // The shared counter store behind every limit: one atomic decision per call. MemoryLimiter

@@ -20,12 +20,12 @@ namespace asio = boost::asio;
 // the keys and fields). A subject's hash is read once, kept in a Lua table while the batch
 // runs and written once at the end.
 //
-// KEYS: two per subject of the batch: s:S (hash), c:S (leases).
+// KEYS: two per subject of the batch: s:S (hash), c:S (leases: reservation id -> expiry).
 // ARGV: the batch's subjects with their limits, each (subject, policy) pair once, then the
 // operations, one after another, naming subjects by their 1-based place in that list:
 //   N  {key rpm tpm conc dtok mtok dcost mcost}*N     (key: 1-based index into KEYS' pairs)
 //   R now id tokens cost lease day month_end n {subject}*n
-//   S now id reserved_at token_delta cost_delta day month_end n {subject}*n
+//   S now id reserved_at token_delta cost_delta day month_end lease n {subject}*n
 //   P now n {subject}*n
 // A settlement's subject carries the policy it was reserved under: what the reservation was
 // counted in. Returns per R and P, in order (nothing for S): admitted, reason (limits::Reason),
@@ -50,18 +50,20 @@ local function mn(v) local x = memo[v]; if not x then x = tn(v); memo[v] = x end
 -- b0: the bucket of the batch's first operation, read along (most operations count in it).
 -- k: until when the hash's TTL keeps it; le: the same for the leases (TTLs are set with a
 -- minute to spare, so that they are renewed about once a minute, not on every batch).
+-- cc: leases held (expired ones included until a purge); ln: no lease expires before it.
 local states = {}
 local function load(i, b0)
   local s = states[i]
   if s then return s end
   local v = call('HMGET', KEYS[2 * i - 1], 'lo', 'hi', 'rs', 'ts', 'd', 'dt', 'dc', 'm', 'mt', 'mc',
-                 'k', 'le', rf(b0), tf(b0))
+                 'k', 'le', 'cc', 'ln', rf(b0), tf(b0))
   s = {i = i, lo = tn(v[1]), hi = tn(v[2]), rs = tn(v[3]) or 0, ts = tn(v[4]) or 0,
        d = tn(v[5]), dt = tn(v[6]) or 0, dc = tn(v[7]) or 0,
        m = tn(v[8]), mt = tn(v[9]) or 0, mc = tn(v[10]) or 0, k = tn(v[11]) or 0,
-       le = tn(v[12]) or 0, r = {}, t = {}, db = {}, gone = {}, dirty = false, now = 0,
-       leases = nil, fresh = false, lease_end = 0, adds = {}, rems = {}}
-  if s.lo and b0 >= s.lo and b0 <= s.hi then s.r[b0], s.t[b0] = tn(v[13]) or 0, tn(v[14]) or 0 end
+       le = tn(v[12]) or 0, cc = tn(v[13]) or 0, ln = tn(v[14]),
+       r = {}, t = {}, db = {}, gone = {}, dirty = false, now = 0, lease_end = 0, adds = {}, rems = {}}
+  s.fresh = s.cc == 0  -- no lease is held: the leases hash does not exist (or only stale ones)
+  if s.lo and b0 >= s.lo and b0 <= s.hi then s.r[b0], s.t[b0] = tn(v[15]) or 0, tn(v[16]) or 0 end
   states[i] = s
   return s
 end
@@ -108,14 +110,28 @@ local function advance(s, now)
   s.dirty = true
 end
 
-local function leases(s, now)
+-- Drops the expired leases and recounts (only when a concurrency limit would refuse and some
+-- lease may have expired): the batch's own adds and removals are written first.
+local function purge(s, now)
   local key = KEYS[2 * s.i]
-  if s.leases == nil then
-    call('ZREMRANGEBYSCORE', key, '-inf', now)
-    s.leases = call('ZCARD', key)
-    s.fresh = s.leases == 0
+  local adds = {}
+  for id, expiry in pairs(s.adds) do adds[#adds + 1] = id; adds[#adds + 1] = fmt(expiry) end
+  if #adds > 0 then call('HSET', key, unpack(adds)) end
+  if #s.rems > 0 then call('HDEL', key, unpack(s.rems)) end
+  s.adds, s.rems = {}, {}
+  local all = call('HGETALL', key)
+  local expired, count, earliest = {}, 0, nil
+  for k = 1, #all, 2 do
+    local expiry = tn(all[k + 1])
+    if expiry <= now then
+      expired[#expired + 1] = all[k]
+    else
+      count = count + 1
+      if not earliest or expiry < earliest then earliest = expiry end
+    end
   end
-  return key
+  if #expired > 0 then call('HDEL', key, unpack(expired)) end
+  s.cc, s.ln, s.dirty, s.fresh = count, earliest, true, count == 0
 end
 
 -- When enough of the window (field r: requests, t: tokens) has left for `need` more.
@@ -192,11 +208,8 @@ while p <= n do
         end
       end
       if x.conc > 0 then
-        local key = leases(s, now)
-        if s.leases + 1 > x.conc then
-          s.leases = s.leases - call('ZREMRANGEBYSCORE', key, '-inf', now)
-        end
-        if s.leases + 1 > x.conc then reason, retry = 4, 1000; break end
+        if s.cc + 1 > x.conc and s.ln and now >= s.ln then purge(s, now) end
+        if s.cc + 1 > x.conc then reason, retry = 4, 1000; break end
       end
       if x.dtok > 0 and s.dt + tokens > x.dtok then reason, retry = 5, day_end - now; break end
       if x.mtok > 0 and s.mt + tokens > x.mtok then reason, retry = 6, month - now; break end
@@ -220,10 +233,11 @@ while p <= n do
           if not s.hi or b > s.hi then s.hi = b end
         end
         if x.conc > 0 then
-          leases(s, now)
-          s.adds[id] = now + lease  -- one ZADD at the end of the batch
-          s.leases = s.leases + 1
-          if now + lease > s.lease_end then s.lease_end = now + lease end
+          local expiry = now + lease
+          s.adds[id] = expiry  -- one HSET at the end of the batch
+          s.cc = s.cc + 1
+          if not s.ln or expiry < s.ln then s.ln = expiry end
+          if expiry > s.lease_end then s.lease_end = expiry end
         end
         if x.dtok > 0 or x.dcost > 0 then s.dt, s.dc = s.dt + tokens, s.dc + cost end
         if x.mtok > 0 or x.mcost > 0 then s.mt, s.mc = s.mt + tokens, s.mc + cost end
@@ -232,8 +246,8 @@ while p <= n do
     answer(reason == 0 and 1 or 0, reason, refusing, retry, subs, c)
   elseif op == 'S' then
     local reserved_at, dtok, dcost = tn(A[p + 3]), tn(A[p + 4]), mn(A[p + 5])
-    local day, month, c = mn(A[p + 6]), mn(A[p + 7]), mn(A[p + 8])
-    p = p + 9
+    local day, month, lease, c = mn(A[p + 6]), mn(A[p + 7]), mn(A[p + 8]), mn(A[p + 9])
+    p = p + 10
     local b = floor(reserved_at / 1000)
     for _ = 1, c do
       local x = byref[A[p]]
@@ -247,12 +261,13 @@ while p <= n do
       if x.conc > 0 then
         if s.adds[id] then
           s.adds[id] = nil
-          s.leases = s.leases - 1
+          s.cc = s.cc - 1
         else
-          -- Removed at the end of the batch: the slot is seen free from the next batch on
-          -- (never one too many admitted; ZREM tells only then whether it was still there).
-          s.rems[#s.rems + 1] = id
+          s.rems[#s.rems + 1] = id  -- one HDEL at the end of the batch
+          -- A lease still running cannot have been purged, so it is still counted.
+          if now < reserved_at + lease and s.cc > 0 then s.cc = s.cc - 1 end
         end
+        s.dirty = true
       end
       if (x.dtok > 0 or x.dcost > 0) and s.d == day then
         s.dt, s.dc, s.dirty = s.dt + dtok, s.dc + dcost, true
@@ -278,11 +293,11 @@ end
 
 for _, s in pairs(states) do
   local key, leases_key = KEYS[2 * s.i - 1], KEYS[2 * s.i]
-  if #s.rems > 0 then call('ZREM', leases_key, unpack(s.rems)) end
+  if #s.rems > 0 then call('HDEL', leases_key, unpack(s.rems)) end
   local adds = {}
-  for id, expiry in pairs(s.adds) do adds[#adds + 1] = fmt(expiry); adds[#adds + 1] = id end
-  if #adds > 0 then call('ZADD', leases_key, unpack(adds)) end
-  if s.lease_end > 0 and (s.fresh or s.lease_end > s.le) then
+  for id, expiry in pairs(s.adds) do adds[#adds + 1] = id; adds[#adds + 1] = fmt(expiry) end
+  if #adds > 0 then call('HSET', leases_key, unpack(adds)) end
+  if #adds > 0 and (s.fresh or s.lease_end > s.le) then
     call('PEXPIRE', leases_key, s.lease_end - s.now + 61000)
     s.le, s.dirty = s.lease_end + 60000, true
   end
@@ -308,6 +323,12 @@ for _, s in pairs(states) do
       set[#set + 1] = 'mt'; set[#set + 1] = fmt(s.mt)
       set[#set + 1] = 'mc'; set[#set + 1] = fmt(s.mc)
     end
+    if s.cc > 0 then
+      set[#set + 1] = 'cc'; set[#set + 1] = fmt(s.cc)
+      if s.ln then set[#set + 1] = 'ln'; set[#set + 1] = fmt(s.ln) end
+    else
+      gone[#gone + 1] = 'cc'; gone[#gone + 1] = 'ln'
+    end
     -- Kept until its newest bucket leaves the window, its day or month ends, or its leases'
     -- TTL runs out; the TTL is renewed only when that moves past the minute to spare.
     local keep = 0
@@ -322,7 +343,7 @@ for _, s in pairs(states) do
       if renew then set[#set + 1] = 'k'; set[#set + 1] = fmt(keep + 60000) end
       if s.le > 0 then set[#set + 1] = 'le'; set[#set + 1] = fmt(s.le) end
       if #gone > 0 then call('HDEL', key, unpack(gone)) end
-      call('HSET', key, unpack(set))
+      if #set > 0 then call('HSET', key, unpack(set)) end
       if renew then call('PEXPIRE', key, keep - s.now + 61000) end
     end
   end
@@ -646,6 +667,7 @@ void BatchEncoder::Add(const RedisLimiter::Op& op) {
       Num(st.cost_nanos - st.reserved_cost_nanos);
       Num(DayIndex(st.reserved_at_ms));
       Num(MonthEndMs(st.reserved_at_ms));
+      Num(st.lease.count());
       Subjects(st.subjects);
       break;
     }

@@ -204,6 +204,28 @@ TYPED_TEST(LimiterContract, ConcurrencySlotsAreHeldUntilSettledOrTheLeaseEnds) {
   EXPECT_TRUE(this->Reserve("d", {key}, kT0 + 5000).admitted);
 }
 
+// A lease that ended was released when its slot was needed: settling it later must not free
+// the slot of the request that took it.
+TYPED_TEST(LimiterContract, ASettlementAfterItsLeaseEndedFreesNothing) {
+  Policy p;
+  p.concurrent_requests = 1;
+  const auto key = this->Key(p);
+  ASSERT_TRUE(this->Reserve("a", {key}, kT0, 1, 0, Millis(5000)).admitted);
+  EXPECT_FALSE(this->Reserve("b", {key}, kT0 + 4999).admitted);
+  ASSERT_TRUE(this->Reserve("b", {key}, kT0 + 6000).admitted) << "'a' ended at kT0 + 5000";
+  Settlement late;
+  late.id = "a";
+  late.subjects.push_back(key);
+  late.reserved_tokens = late.tokens = 1;
+  late.reserved_at_ms = kT0;
+  late.now_ms = kT0 + 6001;
+  late.lease = Millis(5000);
+  RunTask(this->ioc_, this->limiter_->Settle(std::move(late)));
+  EXPECT_FALSE(this->Reserve("c", {key}, kT0 + 6002).admitted) << "'b' still holds the slot";
+  this->Settle("b", {key}, kT0 + 6000, 1, 1, kT0 + 6003);
+  EXPECT_TRUE(this->Reserve("c", {key}, kT0 + 6004).admitted);
+}
+
 // A settlement that nobody waits for is still seen by the next decision of this process.
 TYPED_TEST(LimiterContract, ASettlementNotWaitedForComesBeforeLaterCalls) {
   Policy p;
