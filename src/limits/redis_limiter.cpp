@@ -588,7 +588,11 @@ void RedisLimiter::Enqueue(std::unique_ptr<Op> op) {
 }
 
 Task<void> RedisLimiter::Flush() {
+  const auto ex = co_await asio::this_coro::executor;
   for (;;) {
+    // Let what this thread already has to run (other requests reaching their limits check)
+    // join the batch: one turn of the event loop, no timer.
+    co_await asio::post(ex, asio::use_awaitable);
     std::vector<std::unique_ptr<Op>> batch;
     {
       std::lock_guard lock(queue_.mu);
