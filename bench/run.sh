@@ -9,8 +9,10 @@
 #   f  nginx mock streaming (SSE), direct: the time-to-first-byte baseline
 #   g  bro-ai openai provider -> that streaming mock (stream: true)
 #   h  bro-ai, echo model behind the response cache: every request a cache hit
-#   i  as c, plus limits in process (requests, tokens, concurrency, daily budget per key and user)
+#   p  as c, on a bro-ai instance of its own: the baseline of i and j
+#   i  as p, plus limits in process (requests, tokens, concurrency, daily budget per key and user)
 #   j  as i, with the limiter in Redis (a local redis-server; its CPU counts as the server's)
+#      p, i and j run BENCH_ROUNDS times interleaved, after the other cases; medians are reported
 #   t  time to first byte of a stream at a fixed rate (bench/ttfb.mjs): f's mock direct vs
 #      through bro-ai (g's route), BENCH_TTFB_RATE req/s (1000) over BENCH_CONNECTIONS
 #
@@ -19,7 +21,7 @@
 #   BENCH_CASES="a b c d e f g h i j"   BRO_AI_BIN (default <repo>/build/release/bro-ai)
 #   BENCH_DATABASE_URL  bro-ai's database (default: SQLite in the temp dir)
 #   BENCH_OUT=FILE      also write the markdown table there
-#   BENCH_ROUNDS=3      c, i and j are run this many times, interleaved; medians are reported
+#   BENCH_ROUNDS=3      p, i and j are run this many times, interleaved; medians are reported
 #   BRO_LIMITER_BENCH_BIN  the limiter alone, without HTTP (default
 #                       <repo>/build/release/bro-limiter-bench; skipped when missing)
 set -euo pipefail
@@ -240,10 +242,10 @@ EOF
     "$bin" migrate --config "$bro_dir/app.yaml" >"$bro_dir/migrate.log" 2>&1 ||
       { cat "$bro_dir/migrate.log" >&2; exit 1; }
     bro_key="$("$bin" admin create-key --config "$bro_dir/app.yaml" --user bench@example.com --role developer --name bench)"
-    # i and j get a copy of this database (the same key): every request leaves a usage row,
-    # and one file shared by all cases would make each case slower than the one before.
+    # p, i and j get a copy of this database each (the same key): every request leaves a usage
+    # row, and a file shared by all cases would make each case slower than the one before.
     if [[ -z "${BENCH_DATABASE_URL:-}" ]]; then
-      for g in i j; do
+      for g in p i j; do
         for f in "$bro_dir"/bro.db*; do cp "$f" "${f/bro.db/bro-$g.db}"; done
       done
     fi
@@ -271,7 +273,11 @@ start_governed() { # NAME BACKEND [ENV=VALUE...]
   local name=$1 backend=$2 dir="$tmp/bro-$1"
   shift 2
   mkdir -p "$dir"
-  { cat "$bro_dir/app.yaml"; echo "$governed_limits"; echo "  backend: $backend"; } >"$dir/app.yaml"
+  if [[ "$backend" == none ]]; then
+    cp "$bro_dir/app.yaml" "$dir/app.yaml"
+  else
+    { cat "$bro_dir/app.yaml"; echo "$governed_limits"; echo "  backend: $backend"; } >"$dir/app.yaml"
+  fi
   gov_port[$name]="$(free_port)"
   local db="${BENCH_DATABASE_URL:-sqlite://$bro_dir/bro-$name.db}"
   env BRO_SERVER_PORT="${gov_port[$name]}" BRO_METRICS_PORT="$(free_port)" DATABASE_URL="$db" "$@" \
@@ -281,6 +287,11 @@ start_governed() { # NAME BACKEND [ENV=VALUE...]
   wait_http "http://127.0.0.1:${gov_port[$name]}/health" || { tail -20 "$dir/serve.log" >&2; exit 1; }
   echo "bench: bro-ai with limits in $backend on 127.0.0.1:${gov_port[$name]} (pid ${gov_pid[$name]})"
 }
+# p: c's configuration on an instance of its own, the baseline i and j are compared with (its
+# database grows only with its own requests, as theirs do).
+if [[ -n "$bro_port" && ( " $cases " == *" i "* || " $cases " == *" j "* ) ]]; then
+  start_governed p none
+fi
 if [[ -n "$bro_port" && " $cases " == *" i "* ]]; then start_governed i memory; fi
 if [[ -n "$bro_port" && " $cases " == *" j "* ]]; then
   if command -v redis-server >/dev/null; then
@@ -369,8 +380,9 @@ label[e]="e. bro-ai, 2 weighted deployments + fallback → mock"
 label[f]="f. nginx mock, streaming (SSE), direct"
 label[g]="g. bro-ai openai provider → streaming mock"
 label[h]="h. bro-ai echo model, response cache hit"
-label[i]="i. c + limits in process"
-label[j]="j. c + limits in Redis"
+label[p]="p. c again, on an instance of its own: the baseline of i and j"
+label[i]="i. p + limits in process"
+label[j]="j. p + limits in Redis"
 
 echo "bench: wrk -t$threads -c$conns -d$duration (warm-up $warmup), cases: $cases"
 for c in $cases; do
@@ -385,8 +397,7 @@ for c in $cases; do
     g) body_file="$here/fixtures/request_stream.json" \
       measure g "$bro_port" gpt-4o-mini-stream "$bro_key" "$bro_pid" ;;
     h) measure h "$bro_port" echo-cached "$bro_key" "$bro_pid" ;;
-    i) measure i "${gov_port[i]}" gpt-4o-mini "$bro_key" "${gov_pid[i]}" ;;
-    j) measure j "${gov_port[j]}" gpt-4o-mini "$bro_key" "${gov_pid[j]}" "$redis_pid" ;;
+    i | j) ;; # below, interleaved with p
     t)
       node "$here/ttfb.mjs" --rate "${BENCH_TTFB_RATE:-1000}" --connections "$conns" \
         --duration "${duration%s}" --body "$here/fixtures/request_stream.json" \
@@ -396,32 +407,30 @@ for c in $cases; do
       ;;
     *) echo "bench: unknown case $c" >&2; exit 2 ;;
   esac
-  if [[ " c i j " == *" $c "* ]]; then
-    all_rps[$c]+=" ${rps[$c]:-}"
-    all_cpu[$c]+=" ${cpu_us[$c]:-}"
-  fi
 done
 
-# The governance comparison (c, i, j) is repeated, interleaved, BENCH_ROUNDS times and each
+# The governance comparison — p, i and j — is run BENCH_ROUNDS times, interleaved, and each
 # reported as its median: run-to-run noise on these VMs is as large as what is measured.
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
-for ((round = 2; round <= rounds; round++)); do
-  for c in c i j; do
-    [[ " $cases " == *" $c "* ]] || continue
-    case "$c" in
-      c) measure c "$bro_port" gpt-4o-mini "$bro_key" "$bro_pid" ;;
-      i) measure i "${gov_port[i]}" gpt-4o-mini "$bro_key" "${gov_pid[i]}" ;;
-      j) measure j "${gov_port[j]}" gpt-4o-mini "$bro_key" "${gov_pid[j]}" "$redis_pid" ;;
-    esac
-    all_rps[$c]+=" ${rps[$c]:-}"
-    all_cpu[$c]+=" ${cpu_us[$c]:-}"
+governed=""
+for g in i j; do [[ " $cases " == *" $g "* ]] && governed+=" $g"; done
+if [[ -n "$governed" ]]; then
+  for ((round = 1; round <= rounds; round++)); do
+    for g in p $governed; do
+      case "$g" in
+        p) measure p "${gov_port[p]}" gpt-4o-mini "$bro_key" "${gov_pid[p]}" ;;
+        i) measure i "${gov_port[i]}" gpt-4o-mini "$bro_key" "${gov_pid[i]}" ;;
+        j) measure j "${gov_port[j]}" gpt-4o-mini "$bro_key" "${gov_pid[j]}" "$redis_pid" ;;
+      esac
+      all_rps[$g]+=" ${rps[$g]:-}"
+      all_cpu[$g]+=" ${cpu_us[$g]:-}"
+    done
   done
-done
-for c in c i j; do
-  [[ -n "${all_rps[$c]:-}" ]] || continue
-  rps[$c]="$(median <<<"${all_rps[$c]}")"
-  cpu_us[$c]="$(median <<<"${all_cpu[$c]}")"
-done
+  for g in p $governed; do
+    rps[$g]="$(median <<<"${all_rps[$g]}")"
+    cpu_us[$g]="$(median <<<"${all_cpu[$g]}")"
+  done
+fi
 
 # The limiter alone, without HTTP: its CPU per request in process and with Redis.
 limiter_rows=""
@@ -438,7 +447,7 @@ table="$tmp/table.md"
   echo
   echo "| case | req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for c in a b c d e f g h i j; do
+  for c in a b c d e f g h p i j; do
     [[ -n "${rps[$c]:-}" ]] || continue
     echo "| ${label[$c]} | ${rps[$c]} | ${p50[$c]} | ${p99[$c]} | ${cpu_us[$c]} | ${errors[$c]} |"
   done
@@ -467,14 +476,14 @@ table="$tmp/table.md"
     ' "$tmp/ttfb.jsonl" "${BENCH_TTFB_RATE:-1000}" "$conns"
   fi
   for g in i j; do
-    [[ -n "${rps[c]:-}" && -n "${rps[$g]:-}" ]] || continue
-    awk -v g="${rps[$g]}" -v c="${rps[c]}" -v gc="${cpu_us[$g]}" -v cc="${cpu_us[c]}" -v n="$g" 'BEGIN {
+    [[ -n "${rps[p]:-}" && -n "${rps[$g]:-}" ]] || continue
+    awk -v g="${rps[$g]}" -v c="${rps[p]}" -v gc="${cpu_us[$g]}" -v cc="${cpu_us[p]}" -v n="$g" 'BEGIN {
       target = n == "i" ? 10 : 25
-      printf "%s: governance path %.1f %% req/s below the plain path c (issue 5 target <= %d %%); limiter cost %.1f µs CPU per request (%s - c)\n",
+      printf "%s: governance path %.1f %% req/s below the plain path p (issue 5 target <= %d %%); %.1f µs more CPU per request (%s - p)\n",
         n, (1 - g / c) * 100, target, gc - cc, n }'
   done
-  if [[ -n "${all_rps[c]:-}" ]]; then
-    echo "c, i and j: medians of $rounds interleaved rounds (req/s c:${all_rps[c]}; i:${all_rps[i]:-}; j:${all_rps[j]:-})"
+  if [[ -n "${all_rps[p]:-}" ]]; then
+    echo "p, i and j: medians of $rounds interleaved rounds (req/s p:${all_rps[p]}; i:${all_rps[i]:-}; j:${all_rps[j]:-})"
   fi
   if [[ -n "$limiter_rows" ]]; then
     echo "limiter alone (bro-limiter-bench, $conns workers on $threads threads, reserve + settle per request):"

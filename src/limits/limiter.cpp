@@ -35,9 +35,8 @@ std::int64_t DayIndex(std::int64_t now_ms) {
 void Tighten(Window& w, std::int64_t limit, std::int64_t used, std::optional<std::int64_t> newest,
              std::int64_t now_ms) {
   const auto remaining = std::max<std::int64_t>(0, limit - used);
-  const auto reset = used > 0 && newest
-                         ? std::max<std::int64_t>(0, BucketEndMs(*newest) - now_ms)
-                         : std::int64_t{0};
+  const auto reset = used > 0 && newest ? std::max<std::int64_t>(0, BucketEndMs(*newest) - now_ms)
+                                        : std::int64_t{0};
   if (w.limit == 0 || remaining < w.remaining ||
       (remaining == w.remaining && reset > w.reset.count())) {
     w.limit = limit;

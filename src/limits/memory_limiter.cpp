@@ -61,7 +61,8 @@ Decision MemoryLimiter::Headers(const std::vector<Subject>& subjects, std::int64
   for (const auto& subject : subjects) {
     const auto& p = subject.policy;
     const auto& s = states_[subject.id];
-    if (p.requests_per_minute > 0) Tighten(d.requests, p.requests_per_minute, s.requests, s.hi, now_ms);
+    if (p.requests_per_minute > 0)
+      Tighten(d.requests, p.requests_per_minute, s.requests, s.hi, now_ms);
     if (p.tokens_per_minute > 0) Tighten(d.tokens, p.tokens_per_minute, s.tokens, s.hi, now_ms);
   }
   return d;

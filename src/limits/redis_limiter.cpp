@@ -356,21 +356,19 @@ const storage::redis::Script& BatchScript() {
   return kScript;
 }
 
-
 [[noreturn]] void Malformed(const std::string& what) {
   throw common::InfrastructureError("redis limiter: " + what);
 }
-
 
 }  // namespace
 
 struct RedisLimiter::Op {
   enum class Kind { kReserve, kSettle, kPeek };
   Kind kind = Kind::kReserve;
-  ReserveRequest reserve;  // kReserve
-  Settlement settle;       // kSettle
-  std::vector<Subject> subjects;  // kPeek
-  std::int64_t now_ms = 0;        // kPeek
+  ReserveRequest reserve;          // kReserve
+  Settlement settle;               // kSettle
+  std::vector<Subject> subjects;   // kPeek
+  std::int64_t now_ms = 0;         // kPeek
   asio::any_io_executor executor;  // the caller's: where Complete runs
 
   Op() = default;
@@ -453,9 +451,9 @@ std::int64_t BatchEncoder::Reference(const Subject& subject) {
     if (policy == subject.policy) return reference;
   }
   const auto& p = subject.policy;
-  for (const std::int64_t v : {seen.key, p.requests_per_minute, p.tokens_per_minute,
-                               p.concurrent_requests, p.daily_tokens, p.monthly_tokens,
-                               p.daily_cost_nanos, p.monthly_cost_nanos}) {
+  for (const std::int64_t v :
+       {seen.key, p.requests_per_minute, p.tokens_per_minute, p.concurrent_requests, p.daily_tokens,
+        p.monthly_tokens, p.daily_cost_nanos, p.monthly_cost_nanos}) {
     head_.Add(v);
   }
   seen.references.emplace_back(p, ++references_);
@@ -511,7 +509,8 @@ std::vector<Decision> ParseAnswers(const storage::redis::Reply& reply,
     d.reason = static_cast<Reason>(reason);
     const auto& subjects = op.Subjects();
     const auto refusing = next();
-    if (refusing < 0 || static_cast<std::size_t>(refusing) >= std::max<std::size_t>(1, subjects.size()))
+    if (refusing < 0 ||
+        static_cast<std::size_t>(refusing) >= std::max<std::size_t>(1, subjects.size()))
       Malformed("subject index");
     d.subject = static_cast<std::size_t>(refusing);
     d.retry_after = Millis(next());
@@ -520,7 +519,8 @@ std::vector<Decision> ParseAnswers(const storage::redis::Reply& reply,
       const auto requests = next(), tokens = next(), newest = next();
       const auto second = newest < 0 ? std::nullopt : std::optional<std::int64_t>(newest);
       const auto& p = subject.policy;
-      if (p.requests_per_minute > 0) Tighten(d.requests, p.requests_per_minute, requests, second, now);
+      if (p.requests_per_minute > 0)
+        Tighten(d.requests, p.requests_per_minute, requests, second, now);
       if (p.tokens_per_minute > 0) Tighten(d.tokens, p.tokens_per_minute, tokens, second, now);
     }
   }
@@ -565,11 +565,11 @@ Task<Decision> RedisLimiter::Peek(std::vector<Subject> subjects, std::int64_t no
 }
 
 Task<Decision> RedisLimiter::Submit(Op op) {
-  return asio::async_initiate<const asio::use_awaitable_t<>&,
-                              void(std::exception_ptr, Decision)>(
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, Decision)>(
       [this](auto handler, Op call) {
         call.executor = asio::get_associated_executor(handler);
-        Enqueue(std::make_unique<HandlerOp<decltype(handler)>>(std::move(call), std::move(handler)));
+        Enqueue(
+            std::make_unique<HandlerOp<decltype(handler)>>(std::move(call), std::move(handler)));
       },
       asio::use_awaitable, std::move(op));
 }

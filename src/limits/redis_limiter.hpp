@@ -26,12 +26,14 @@ namespace bro::limits {
 // down, timeout) fails each of its calls with InfrastructureError.
 //
 // Keys per subject S under `prefix`: s:S, a hash with the window (lo, hi: oldest and newest
-// bucket; rs, ts: requests and tokens in the window; rB, tB: requests and tokens of bucket B)
-// and the budgets (d: day index, dt, dc: tokens and cost that day; m: end of the month in ms,
-// mt, mc), with a TTL until its newest bucket, day or month ends; c:S, a sorted set of
-// concurrency leases by expiry, with a TTL of the longest lease. Memory per subject is bounded
-// by 61 buckets and the subject's concurrency. All keys of a batch must live on one node:
-// Redis Cluster is not supported (Memorystore's standard tier is not a cluster).
+// bucket; rs, ts: requests and tokens in the window; rB, tB: requests and tokens of bucket B),
+// the budgets (d: day index, dt, dc: tokens and cost that day; m: end of the month in ms, mt,
+// mc), the concurrency count (cc: leases held; ln: none ends before it) and TTL bookkeeping
+// (k, le); c:S, a hash of concurrency leases (reservation id -> expiry). Both carry TTLs until
+// their newest bucket, day, month or lease ends, plus a minute to spare so that they are
+// renewed about once a minute. Memory per subject is bounded by 61 buckets and the subject's
+// concurrency. All keys of a batch must live on one node: Redis Cluster is not supported
+// (Memorystore's standard tier is not a cluster).
 class RedisLimiter final : public Limiter {
  public:
   static constexpr std::size_t kMaxBatch = 128;

@@ -290,8 +290,7 @@ TYPED_TEST(LimiterContract, CostBudgetsDailyAndMonthly) {
   // Three days of 1000 each would be 3000: the month stops it at 2500.
   for (int day = 0; day < 3; ++day) {
     for (int i = 0; i < 4; ++i) {
-      auto d =
-          this->Reserve(Id("d", day * 10 + i), {key}, now, 1, 300);
+      auto d = this->Reserve(Id("d", day * 10 + i), {key}, now, 1, 300);
       if (d.admitted) {
         ++admitted;
       } else {

@@ -257,8 +257,7 @@ Task<Reply> RedisClient::RoundTrip(Connection& c, const RespArgs& command) {
   request[0] = asio::buffer(head);
   request[1] = asio::buffer(command.Encoded());
   c.stream.expires_after(options_.command_timeout);
-  auto [wec, written] =
-      co_await asio::async_write(c.stream, request, as_tuple(use_awaitable));
+  auto [wec, written] = co_await asio::async_write(c.stream, request, as_tuple(use_awaitable));
   if (wec) {
     c.stream.close();
     throw InfrastructureError("redis: write: " + wec.message());
