@@ -436,6 +436,7 @@ int App::Serve(const std::string& role) {
           log_.Warning("grace period over: closing remaining connections", {{"connections", left}});
         }
         api_server.CloseAll();
+        co_await limiter->Drain();  // settlements the last answers queued
         co_await limit_policies.Stop();
         co_await usage.Stop();
         metrics_server.BeginDrain();

@@ -143,6 +143,9 @@ class Limiter {
   using Done = std::function<void(std::exception_ptr)>;
   virtual void SettleLater(Settlement settlement, boost::asio::any_io_executor executor,
                            Done done) = 0;
+  // Returns once every call made so far has been answered (shutdown: settlements queued by
+  // SettleLater are written before the process exits).
+  virtual Task<void> Drain() = 0;
   // The windows as they are, changing nothing (headers of /v1 responses that use no quota).
   virtual Task<Decision> Peek(std::vector<Subject> subjects, std::int64_t now_ms) = 0;
 };

@@ -24,6 +24,7 @@ class MemoryLimiter final : public Limiter {
   void SettleLater(Settlement settlement, boost::asio::any_io_executor executor,
                    Done done) override;
   Task<Decision> Peek(std::vector<Subject> subjects, std::int64_t now_ms) override;
+  Task<void> Drain() override { co_return; }
 
   // The synchronous decisions behind the awaitables (benchmarks, the bench/ rows).
   Decision ReserveNow(const ReserveRequest& request);

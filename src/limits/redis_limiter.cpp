@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <unordered_map>
@@ -572,6 +573,21 @@ Task<Decision> RedisLimiter::Submit(Op op) {
             std::make_unique<HandlerOp<decltype(handler)>>(std::move(call), std::move(handler)));
       },
       asio::use_awaitable, std::move(op));
+}
+
+Task<void> RedisLimiter::Drain() {
+  // Each batch ends within the client's command timeout, so this ends too.
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  for (;;) {
+    bool idle = false;
+    {
+      std::lock_guard lock(queue_.mu);
+      idle = queue_.pending.empty() && !queue_.flushing;
+    }
+    if (idle) break;
+    tick.expires_after(std::chrono::milliseconds(1));
+    co_await tick.async_wait(asio::use_awaitable);
+  }
 }
 
 void RedisLimiter::Enqueue(std::unique_ptr<Op> op) {

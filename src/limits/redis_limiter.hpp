@@ -46,6 +46,7 @@ class RedisLimiter final : public Limiter {
   void SettleLater(Settlement settlement, boost::asio::any_io_executor executor,
                    Done done) override;
   Task<Decision> Peek(std::vector<Subject> subjects, std::int64_t now_ms) override;
+  Task<void> Drain() override;
 
   struct Op;  // one queued call (defined and used in the .cpp only)
 

@@ -439,6 +439,7 @@ class BrokenLimiter final : public limits::Limiter {
     inner_.SettleNow(s);
     done(nullptr);
   }
+  limits::Task<void> Drain() override { co_return; }
   limits::Task<limits::Decision> Peek(std::vector<limits::Subject> s, std::int64_t now) override {
     if (broken_) throw common::InfrastructureError("backend down");
     co_return inner_.PeekNow(s, now);
