@@ -146,9 +146,12 @@ int main(int argc, char** argv) {
   const int workers = argc > 3 ? std::stoi(argv[3]) : 50;
   const int threads = argc > 4 ? std::stoi(argv[4]) : 2;
 
+  // The io_contexts first: they must outlive the client's connections.
+  asio::io_context info_ioc;
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  for (int t = 0; t < threads; ++t) contexts.push_back(std::make_unique<asio::io_context>());
   std::unique_ptr<RedisClient> client;
   std::unique_ptr<Limiter> limiter;
-  asio::io_context info_ioc;
   if (backend == "memory") {
     limiter = std::make_unique<bro::limits::MemoryLimiter>();
   } else {
@@ -157,8 +160,6 @@ int main(int argc, char** argv) {
         *client, "bro-bench:" + std::to_string(NowMs()) + ":limits:");
   }
 
-  std::vector<std::unique_ptr<asio::io_context>> contexts;
-  for (int t = 0; t < threads; ++t) contexts.push_back(std::make_unique<asio::io_context>());
   Run run{*limiter, std::chrono::steady_clock::now() + std::chrono::seconds(seconds)};
   for (int w = 0; w < workers; ++w) {
     asio::co_spawn(*contexts[static_cast<std::size_t>(w % threads)], Worker(run, w),

@@ -431,13 +431,13 @@ TYPED_TEST(LimiterContract, ConcurrentReservationsAndSettlementsAddUp) {
 // Shutdown: once Drain returns, a settlement queued without waiting is in Redis, where another
 // replica (here a second limiter on the same keys) sees it.
 TEST(RedisLimiter, DrainReturnsOnceQueuedSettlementsAreWritten) {
+  asio::io_context ioc;  // first: it must outlive the client's connections
   testing::RedisLimiterBackend backend;
   if (auto why = testing::RedisLimiterBackend::SkipReason(); !why.empty()) GTEST_SKIP() << why;
   backend.Open();
   const std::string prefix = "bro-test:" + common::RandomHex(8) + ":limits:";
   RedisLimiter replica_a(*backend.client, prefix);
   RedisLimiter replica_b(*backend.client, prefix);
-  asio::io_context ioc;
   Policy p;
   p.concurrent_requests = 1;
   const Subject key{"key:" + common::RandomHex(6), p};
@@ -464,10 +464,10 @@ TEST(RedisLimiter, DrainReturnsOnceQueuedSettlementsAreWritten) {
 // buckets (two fields each) and a dozen more fields, with a TTL until its newest second
 // leaves plus the minute to spare that spares renewing it on every batch.
 TEST(RedisLimiter, ASubjectKeepsAtMostSixtyOneSecondsWithATtl) {
+  asio::io_context ioc;  // first: it must outlive the client's connections
   testing::RedisLimiterBackend backend;
   if (auto why = testing::RedisLimiterBackend::SkipReason(); !why.empty()) GTEST_SKIP() << why;
   auto limiter = backend.Open();
-  asio::io_context ioc;
   Policy p;
   p.requests_per_minute = 1'000'000;
   p.tokens_per_minute = 1'000'000'000;
