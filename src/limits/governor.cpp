@@ -1,7 +1,5 @@
 #include "limits/governor.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <cmath>
 #include <cstdio>
