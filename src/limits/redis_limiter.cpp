@@ -132,7 +132,7 @@ local function purge(s, now)
     end
   end
   if #expired > 0 then call('HDEL', key, unpack(expired)) end
-  s.cc, s.ln, s.dirty, s.fresh = count, earliest, true, count == 0
+  s.cc, s.ln, s.dirty, s.purged = count, earliest, true, true
 end
 
 -- When enough of the window (field r: requests, t: tokens) has left for `need` more.
@@ -298,7 +298,8 @@ for _, s in pairs(states) do
   local adds = {}
   for id, expiry in pairs(s.adds) do adds[#adds + 1] = id; adds[#adds + 1] = fmt(expiry) end
   if #adds > 0 then call('HSET', leases_key, unpack(adds)) end
-  if #adds > 0 and (s.fresh or s.lease_end > s.le) then
+  -- (a purge may have written this batch's leases already: lease_end, not adds, says so)
+  if s.lease_end > 0 and (s.fresh or s.purged or s.lease_end > s.le) then
     call('PEXPIRE', leases_key, s.lease_end - s.now + 61000)
     s.le, s.dirty = s.lease_end + 60000, true
   end
