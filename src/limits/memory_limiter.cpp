@@ -53,14 +53,18 @@ void MemoryLimiter::Evict(State& s, std::int64_t now_ms) {
       s.lo = last + 1;
     }
   }
+}
+
+void MemoryLimiter::ExpireLeases(State& s, std::int64_t now_ms) {
   std::erase_if(s.leases, [now_ms](const auto& l) { return l.second <= now_ms; });
 }
 
-Decision MemoryLimiter::Headers(const std::vector<Subject>& subjects, std::int64_t now_ms) {
+Decision MemoryLimiter::Headers(const std::vector<Subject>& subjects,
+                                const std::vector<State*>& states, std::int64_t now_ms) {
   Decision d;
-  for (const auto& subject : subjects) {
-    const auto& p = subject.policy;
-    const auto& s = states_[subject.id];
+  for (std::size_t i = 0; i < subjects.size(); ++i) {
+    const auto& p = subjects[i].policy;
+    const auto& s = *states[i];
     if (p.requests_per_minute > 0)
       Tighten(d.requests, p.requests_per_minute, s.requests, s.hi, now_ms);
     if (p.tokens_per_minute > 0) Tighten(d.tokens, p.tokens_per_minute, s.tokens, s.hi, now_ms);
@@ -69,14 +73,17 @@ Decision MemoryLimiter::Headers(const std::vector<Subject>& subjects, std::int64
 }
 
 Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
+  std::vector<State*> states(r.subjects.size());  // looked up once, under the lock
   std::lock_guard lock(mu_);
   const auto now = r.now_ms;
   if (++calls_ % kSweepEvery == 0) Sweep(now);
+  for (std::size_t i = 0; i < r.subjects.size(); ++i) states[i] = &states_[r.subjects[i].id];
   const auto day = DayIndex(now);
   const auto month_end = MonthEndMs(now);
 
-  for (const auto& subject : r.subjects) {
-    auto& s = states_[subject.id];
+  for (std::size_t i = 0; i < r.subjects.size(); ++i) {
+    const auto& subject = r.subjects[i];
+    auto& s = *states[i];
     Evict(s, now);
     // Counters roll forward only (a replica whose clock is behind counts into the newer day).
     if (TracksDays(subject.policy) && (!s.day || day > *s.day)) {
@@ -95,8 +102,13 @@ Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
   const auto month_reset = month_end - now;
   for (std::size_t i = 0; i < r.subjects.size(); ++i) {
     const auto& p = r.subjects[i].policy;
-    auto& s = states_[r.subjects[i].id];
+    auto& s = *states[i];
     refusing = i;
+    // Expired leases are dropped only when they could make a difference.
+    if (p.concurrent_requests > 0 &&
+        static_cast<std::int64_t>(s.leases.size()) + 1 > p.concurrent_requests) {
+      ExpireLeases(s, now);
+    }
     if (p.requests_per_minute > 0 && s.requests + 1 > p.requests_per_minute) {
       reason = Reason::kRequests;
       retry = RetryAfter(s.buckets, &Bucket::requests, s.requests, 1, p.requests_per_minute, now);
@@ -126,9 +138,9 @@ Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
   }
 
   if (reason == Reason::kNone) {
-    for (const auto& subject : r.subjects) {
-      const auto& p = subject.policy;
-      auto& s = states_[subject.id];
+    for (std::size_t i = 0; i < r.subjects.size(); ++i) {
+      const auto& p = r.subjects[i].policy;
+      auto& s = *states[i];
       if (TracksWindow(p)) {
         const auto second = s.lo ? std::max(BucketOf(now), *s.lo) : BucketOf(now);
         auto& b = s.buckets[second];
@@ -150,7 +162,7 @@ Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
       }
     }
   }
-  Decision d = Headers(r.subjects, now);
+  Decision d = Headers(r.subjects, states, now);
   d.admitted = reason == Reason::kNone;
   d.reason = reason;
   d.subject = d.admitted ? 0 : refusing;
@@ -191,6 +203,7 @@ void MemoryLimiter::SettleNow(const Settlement& st) {
 void MemoryLimiter::Sweep(std::int64_t now_ms) {
   for (auto it = states_.begin(); it != states_.end();) {
     Evict(it->second, now_ms);
+    ExpireLeases(it->second, now_ms);
     // A budget counter of today still counts: only subjects with nothing left go.
     it = it->second.Empty(now_ms) ? states_.erase(it) : std::next(it);
   }
@@ -217,9 +230,13 @@ void MemoryLimiter::SettleLater(Settlement settlement, boost::asio::any_io_execu
 }
 
 Decision MemoryLimiter::PeekNow(const std::vector<Subject>& subjects, std::int64_t now_ms) {
+  std::vector<State*> states(subjects.size());
   std::lock_guard lock(mu_);
-  for (const auto& subject : subjects) Evict(states_[subject.id], now_ms);
-  Decision d = Headers(subjects, now_ms);
+  for (std::size_t i = 0; i < subjects.size(); ++i) {
+    states[i] = &states_[subjects[i].id];
+    Evict(*states[i], now_ms);
+  }
+  Decision d = Headers(subjects, states, now_ms);
   d.admitted = true;
   return d;
 }

@@ -53,8 +53,10 @@ class MemoryLimiter final : public Limiter {
     bool Empty(std::int64_t now_ms) const;
   };
 
-  static void Evict(State& s, std::int64_t now_ms);
-  Decision Headers(const std::vector<Subject>& subjects, std::int64_t now_ms);
+  static void Evict(State& s, std::int64_t now_ms);         // the window's old seconds
+  static void ExpireLeases(State& s, std::int64_t now_ms);  // leases that ran out
+  static Decision Headers(const std::vector<Subject>& subjects, const std::vector<State*>& states,
+                          std::int64_t now_ms);
   void Sweep(std::int64_t now_ms);
 
   mutable std::mutex mu_;
