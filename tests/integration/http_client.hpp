@@ -6,6 +6,7 @@
 #include <sys/time.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -13,6 +14,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <cerrno>
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -25,7 +27,9 @@ using http::Response;
 using http::tcp;
 namespace beast = boost::beast;
 
-// A blocking HTTP/1.1 client on a raw socket; every read gives up after 5 s.
+// A blocking HTTP/1.1 client on a raw socket. Raw reads (ReadUntil, Closed) give up after 5 s
+// (SO_RCVTIMEO); Read gives up after 15 s with timed_out — Asio's synchronous reads wait again
+// after SO_RCVTIMEO fires, so Read runs an asynchronous read against a deadline instead.
 class Client {
  public:
   explicit Client(unsigned short port) : socket_(ioc_) {
@@ -41,7 +45,23 @@ class Client {
   std::optional<Response> Read() {
     beast::http::response_parser<beast::http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
-    beast::http::read(socket_, buffer_, parser, error_);
+    bool done = false;
+    beast::http::async_read(socket_, buffer_, parser, [&](beast::error_code ec, std::size_t) {
+      error_ = ec;
+      done = true;
+    });
+    ioc_.restart();
+    ioc_.run_for(std::chrono::seconds(15));
+    if (!done) {
+      boost::system::error_code ignored;
+      socket_.cancel(ignored);
+      ioc_.restart();
+      ioc_.run();
+      error_ = boost::asio::error::timed_out;
+    }
+    // Asio left the descriptor non-blocking; raw recv below relies on SO_RCVTIMEO.
+    boost::system::error_code ignored;
+    socket_.native_non_blocking(false, ignored);
     if (error_) return std::nullopt;
     return parser.release();
   }

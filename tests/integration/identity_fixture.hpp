@@ -6,6 +6,7 @@
 // state live in storage::kv::MemoryKvStore (the two-instance test uses Redis).
 
 #include <fcntl.h>
+#include <poll.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -90,6 +91,9 @@ class OidcProviderProcess {
     }
     ::close(fds[1]);
     out_ = ::fdopen(fds[0], "r");
+    // Bounded: a provider that never says it is ready fails the test instead of hanging it.
+    pollfd ready{fds[0], POLLIN, 0};
+    if (::poll(&ready, 1, 30'000) != 1) throw std::runtime_error("oidc provider not ready in 30 s");
     char line[512] = {};
     // The pipe stays open until the provider stops: a closed stdout would kill it (EPIPE).
     const bool got = std::fgets(line, sizeof line, out_) != nullptr;
@@ -98,8 +102,13 @@ class OidcProviderProcess {
   }
   ~OidcProviderProcess() {
     if (pid_ > 0) {
+      // SIGTERM, then SIGKILL after 5 s: stopping is bounded whatever the provider is doing.
       ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
+      for (int i = 0; i < 500 && ::waitpid(pid_, nullptr, WNOHANG) == 0; ++i) ::usleep(10'000);
+      if (::waitpid(pid_, nullptr, WNOHANG) == 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+      }
     }
     if (out_ != nullptr) std::fclose(out_);
   }

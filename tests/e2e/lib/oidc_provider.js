@@ -94,5 +94,7 @@ server.on("request", async (req, res) => {
   }
 });
 
-process.on("SIGTERM", () => server.close(() => process.exit(0)));
+// Exit at once: server.close() would wait for requests in flight (up to Node's 300 s
+// requestTimeout) and hold up the test that stops the provider.
+process.on("SIGTERM", () => process.exit(0));
 process.stdout.write(JSON.stringify({ issuer, port }) + "\n");
