@@ -6,8 +6,8 @@
 // state live in storage::kv::MemoryKvStore (the two-instance test uses Redis).
 
 #include <fcntl.h>
-#include <poll.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
