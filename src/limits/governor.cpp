@@ -127,11 +127,7 @@ bool NeedsSettlement(const Settlement& s) {
   const bool differs = s.tokens != s.reserved_tokens || s.cost_nanos != s.reserved_cost_nanos;
   for (const auto& subject : s.subjects) {
     const auto& p = subject.policy;
-    if (p.concurrent_requests > 0) return true;
-    if (differs && (p.tokens_per_minute > 0 || p.daily_tokens > 0 || p.monthly_tokens > 0 ||
-                    p.daily_cost_nanos > 0 || p.monthly_cost_nanos > 0)) {
-      return true;
-    }
+    if (p.TracksLeases() || (differs && p.TracksUse())) return true;
   }
   return false;
 }

@@ -29,6 +29,13 @@ struct Policy {
   std::int64_t daily_cost_nanos = 0;
   std::int64_t monthly_cost_nanos = 0;
 
+  // What a subject under this policy keeps: a per-minute window, day and month budgets, leases.
+  bool TracksWindow() const { return requests_per_minute > 0 || tokens_per_minute > 0; }
+  bool TracksDays() const { return daily_tokens > 0 || daily_cost_nanos > 0; }
+  bool TracksMonths() const { return monthly_tokens > 0 || monthly_cost_nanos > 0; }
+  bool TracksLeases() const { return concurrent_requests > 0; }
+  // Counts tokens or cost somewhere: a settlement that changes them must reach the limiter.
+  bool TracksUse() const { return tokens_per_minute > 0 || TracksDays() || TracksMonths(); }
   bool Unlimited() const {
     return requests_per_minute == 0 && tokens_per_minute == 0 && concurrent_requests == 0 &&
            daily_tokens == 0 && monthly_tokens == 0 && daily_cost_nanos == 0 &&

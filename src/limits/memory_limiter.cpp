@@ -7,16 +7,6 @@ namespace {
 
 constexpr std::uint64_t kSweepEvery = 4096;
 
-bool TracksWindow(const Policy& p) {
-  return p.requests_per_minute > 0 || p.tokens_per_minute > 0;
-}
-bool TracksDays(const Policy& p) {
-  return p.daily_tokens > 0 || p.daily_cost_nanos > 0;
-}
-bool TracksMonths(const Policy& p) {
-  return p.monthly_tokens > 0 || p.monthly_cost_nanos > 0;
-}
-
 // When enough of the window has left for `need` more of what `field` counts.
 std::int64_t RetryAfter(const std::map<std::int64_t, MemoryLimiter::Bucket>& buckets,
                         std::int64_t MemoryLimiter::Bucket::*field, std::int64_t used,
@@ -86,11 +76,11 @@ Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
     auto& s = *states[i];
     Evict(s, now);
     // Counters roll forward only (a replica whose clock is behind counts into the newer day).
-    if (TracksDays(subject.policy) && (!s.day || day > *s.day)) {
+    if (subject.policy.TracksDays() && (!s.day || day > *s.day)) {
       s.day = day;
       s.day_tokens = s.day_cost = 0;
     }
-    if (TracksMonths(subject.policy) && (!s.month_end || month_end > *s.month_end)) {
+    if (subject.policy.TracksMonths() && (!s.month_end || month_end > *s.month_end)) {
       s.month_end = month_end;
       s.month_tokens = s.month_cost = 0;
     }
@@ -105,7 +95,7 @@ Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
     auto& s = *states[i];
     refusing = i;
     // Expired leases are dropped only when they could make a difference.
-    if (p.concurrent_requests > 0 &&
+    if (p.TracksLeases() &&
         static_cast<std::int64_t>(s.leases.size()) + 1 > p.concurrent_requests) {
       ExpireLeases(s, now);
     }
@@ -117,7 +107,7 @@ Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
     } else if (p.tokens_per_minute > 0 && s.tokens + r.tokens > p.tokens_per_minute) {
       reason = Reason::kTokens;
       retry = RetryAfter(s.buckets, &Bucket::tokens, s.tokens, r.tokens, p.tokens_per_minute, now);
-    } else if (p.concurrent_requests > 0 &&
+    } else if (p.TracksLeases() &&
                static_cast<std::int64_t>(s.leases.size()) + 1 > p.concurrent_requests) {
       reason = Reason::kConcurrency;
       retry = 1000;
@@ -141,7 +131,7 @@ Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
     for (std::size_t i = 0; i < r.subjects.size(); ++i) {
       const auto& p = r.subjects[i].policy;
       auto& s = *states[i];
-      if (TracksWindow(p)) {
+      if (p.TracksWindow()) {
         const auto second = s.lo ? std::max(BucketOf(now), *s.lo) : BucketOf(now);
         auto& b = s.buckets[second];
         ++b.requests;
@@ -151,12 +141,12 @@ Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
         if (!s.lo) s.lo = second;
         if (!s.hi || second > *s.hi) s.hi = second;
       }
-      if (p.concurrent_requests > 0) s.leases[r.id] = now + r.lease.count();
-      if (TracksDays(p)) {
+      if (p.TracksLeases()) s.leases[r.id] = now + r.lease.count();
+      if (p.TracksDays()) {
         s.day_tokens += r.tokens;
         s.day_cost += r.cost_nanos;
       }
-      if (TracksMonths(p)) {
+      if (p.TracksMonths()) {
         s.month_tokens += r.tokens;
         s.month_cost += r.cost_nanos;
       }
@@ -184,16 +174,16 @@ void MemoryLimiter::SettleNow(const Settlement& st) {
     const auto& p = subject.policy;
     Evict(s, st.now_ms);
     // Only while its second still counts: after that it has left the window anyway.
-    if (TracksWindow(p) && s.lo && second >= *s.lo && second <= *s.hi) {
+    if (p.TracksWindow() && s.lo && second >= *s.lo && second <= *s.hi) {
       s.buckets[second].tokens += token_delta;
       s.tokens += token_delta;
     }
-    if (p.concurrent_requests > 0) s.leases.erase(st.id);
-    if (TracksDays(p) && s.day == day) {
+    if (p.TracksLeases()) s.leases.erase(st.id);
+    if (p.TracksDays() && s.day == day) {
       s.day_tokens += token_delta;
       s.day_cost += cost_delta;
     }
-    if (TracksMonths(p) && s.month_end == month_end) {
+    if (p.TracksMonths() && s.month_end == month_end) {
       s.month_tokens += token_delta;
       s.month_cost += cost_delta;
     }

@@ -76,6 +76,19 @@ class LimiterContract : public ::testing::Test {
   Decision Peek(std::vector<Subject> subjects, std::int64_t now) {
     return RunTask(ioc_, limiter_->Peek(std::move(subjects), now));
   }
+  // body(i) for i in [0, n), all at once on the fixture's io_context run by four threads (the
+  // Redis client's connections belong to it, and it outlives them).
+  template <class Body>
+  void RunConcurrently(int n, Body body) {
+    std::vector<std::future<void>> done;
+    done.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) done.push_back(asio::co_spawn(ioc_, body(i), asio::use_future));
+    ioc_.restart();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) threads.emplace_back([this] { ioc_.run(); });
+    for (auto& t : threads) t.join();
+    for (auto& f : done) f.get();
+  }
   Subject Key(Policy p) const { return {key_, p}; }
   Subject User(Policy p) const { return {user_, p}; }
 
@@ -355,28 +368,15 @@ TYPED_TEST(LimiterContract, ConcurrentReservationsAdmitExactlyTheLimit) {
   const auto key = this->Key(p);
   constexpr int kAttempts = 250;
   std::atomic<int> admitted{0};
-  std::vector<std::future<void>> done;
-  // On the fixture's io_context run by four threads: the Redis client's connections belong to
-  // it, and it outlives them.
-  for (int i = 0; i < kAttempts; ++i) {
-    done.push_back(asio::co_spawn(
-        this->ioc_,
-        [&, i]() -> asio::awaitable<void> {
-          ReserveRequest r;
-          r.id = "c" + std::to_string(i);
-          r.subjects.push_back(key);
-          r.tokens = 1;
-          r.now_ms = kT0 + i;
-          const Decision d = co_await this->limiter_->Reserve(std::move(r));
-          if (d.admitted) ++admitted;
-        },
-        asio::use_future));
-  }
-  this->ioc_.restart();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) threads.emplace_back([this] { this->ioc_.run(); });
-  for (auto& t : threads) t.join();
-  for (auto& f : done) f.get();
+  this->RunConcurrently(kAttempts, [&](int i) -> asio::awaitable<void> {
+    ReserveRequest r;
+    r.id = "c" + std::to_string(i);
+    r.subjects.push_back(key);
+    r.tokens = 1;
+    r.now_ms = kT0 + i;
+    const Decision d = co_await this->limiter_->Reserve(std::move(r));
+    if (d.admitted) ++admitted;
+  });
   EXPECT_EQ(admitted.load(), 25);
 }
 
@@ -391,35 +391,24 @@ TYPED_TEST(LimiterContract, ConcurrentReservationsAndSettlementsAddUp) {
   const auto key = this->Key(p);
   constexpr int kCallers = 100;
   std::atomic<int> admitted{0};
-  std::vector<std::future<void>> done;
-  for (int i = 0; i < kCallers; ++i) {
-    done.push_back(asio::co_spawn(
-        this->ioc_,
-        [&, i]() -> asio::awaitable<void> {
-          ReserveRequest r;
-          r.id = Id("m", i);
-          r.subjects.push_back(key);
-          r.tokens = 10;
-          r.now_ms = kT0 + i;
-          const Decision d = co_await this->limiter_->Reserve(r);
-          if (!d.admitted) co_return;
-          ++admitted;
-          Settlement s;
-          s.id = r.id;
-          s.subjects = r.subjects;
-          s.reserved_tokens = 10;
-          s.tokens = 1;
-          s.reserved_at_ms = r.now_ms;
-          s.now_ms = r.now_ms + 1;
-          co_await this->limiter_->Settle(std::move(s));
-        },
-        asio::use_future));
-  }
-  this->ioc_.restart();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) threads.emplace_back([this] { this->ioc_.run(); });
-  for (auto& t : threads) t.join();
-  for (auto& f : done) f.get();
+  this->RunConcurrently(kCallers, [&](int i) -> asio::awaitable<void> {
+    ReserveRequest r;
+    r.id = Id("m", i);
+    r.subjects.push_back(key);
+    r.tokens = 10;
+    r.now_ms = kT0 + i;
+    const Decision d = co_await this->limiter_->Reserve(r);
+    if (!d.admitted) co_return;
+    ++admitted;
+    Settlement s;
+    s.id = r.id;
+    s.subjects = r.subjects;
+    s.reserved_tokens = 10;
+    s.tokens = 1;
+    s.reserved_at_ms = r.now_ms;
+    s.now_ms = r.now_ms + 1;
+    co_await this->limiter_->Settle(std::move(s));
+  });
   EXPECT_EQ(admitted.load(), kCallers) << "100 x 10 tokens fit in 1000 exactly";
   const auto after = this->Peek({key}, kT0 + 500);
   EXPECT_EQ(after.requests.remaining, 1000 - kCallers);
