@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "common/errors.hpp"
+#include "storage/redis/msgpack.hpp"
 
 namespace bro::limits {
 namespace {
@@ -22,18 +23,20 @@ namespace asio = boost::asio;
 // runs and written once at the end.
 //
 // KEYS: two per subject of the batch: s:S (hash), c:S (leases: reservation id -> expiry).
-// ARGV: the batch's subjects with their limits, each (subject, policy) pair once, then the
+// ARGV[1]: one MessagePack array (decoded by Redis' cmsgpack into one table of Lua numbers and
+// strings): the batch's subjects with their limits, each (subject, policy) pair once, then the
 // operations, one after another, naming subjects by their 1-based place in that list:
 //   N  {key rpm tpm conc dtok mtok dcost mcost}*N     (key: 1-based index into KEYS' pairs)
 //   R now id tokens cost lease day month_end n {subject}*n
 //   S now id reserved_at token_delta cost_delta day month_end lease n {subject}*n
 //   P now n {subject}*n
 // A settlement's subject carries the policy it was reserved under: what the reservation was
-// counted in. Returns per R and P, in order (nothing for S): admitted, reason (limits::Reason),
+// counted in. Returns one MessagePack array of integers (cmsgpack.pack): per R and P, in order
+// (nothing for S): admitted, reason (limits::Reason),
 // refusing subject (0-based within the operation), retry_ms, then for each of its subjects the
 // requests and tokens in its window and its newest counted second (-1: none).
 constexpr const char* kBatchScript = R"lua(
-local A, tn, floor, call = ARGV, tonumber, math.floor, redis.call
+local A, tn, floor, call = cmsgpack.unpack(ARGV[1]), tonumber, math.floor, redis.call
 local DAY = 86400000
 local function fmt(x) return string.format('%d', x) end
 
@@ -41,11 +44,6 @@ local function fmt(x) return string.format('%d', x) end
 local rname, tname = {}, {}
 local function rf(b) local f = rname[b]; if not f then f = 'r' .. b; rname[b] = f end; return f end
 local function tf(b) local f = tname[b]; if not f then f = 't' .. b; tname[b] = f end; return f end
-
--- Numbers that repeat from one operation to the next (leases, days, months, counts) are
--- parsed once: Lua strings are interned, so the lookup is cheaper than tonumber.
-local memo = {}
-local function mn(v) local x = memo[v]; if not x then x = tn(v); memo[v] = x end; return x end
 
 -- A subject's state, read on first use and written back once at the end of the batch.
 -- b0: the bucket of the batch's first operation, read along (most operations count in it).
@@ -160,26 +158,24 @@ local function answer(admitted, reason, refusing, retry, subs, c)
   end
 end
 
-local subjects, byref, subs = {}, {}, {}
+local subjects, subs = {}, {}
 local p = 2
-local count = tn(A[1])
-local b0 = floor((tn(A[2 + 8 * count + 1]) or 0) / 1000)
+local count = A[1]
+local b0 = floor((A[2 + 8 * count + 1] or 0) / 1000)
 for k = 1, count do
-  subjects[k] = {s = load(tn(A[p]), b0), rpm = tn(A[p + 1]), tpm = tn(A[p + 2]), conc = tn(A[p + 3]),
-                 dtok = tn(A[p + 4]), mtok = tn(A[p + 5]), dcost = tn(A[p + 6]), mcost = tn(A[p + 7])}
-  byref[tostring(k)] = subjects[k]
+  subjects[k] = {s = load(A[p], b0), rpm = A[p + 1], tpm = A[p + 2], conc = A[p + 3],
+                 dtok = A[p + 4], mtok = A[p + 5], dcost = A[p + 6], mcost = A[p + 7]}
   p = p + 8
 end
 
 local n = #A
 while p <= n do
-  local op, now, id = A[p], tn(A[p + 1]), A[p + 2]
+  local op, now, id = A[p], A[p + 1], A[p + 2]
   if op == 'R' then
-    local tokens, cost, lease = tn(A[p + 3]), mn(A[p + 4]), mn(A[p + 5])
-    local day, month, c = mn(A[p + 6]), mn(A[p + 7]), mn(A[p + 8])
+    local tokens, cost, lease, day, month, c = A[p + 3], A[p + 4], A[p + 5], A[p + 6], A[p + 7], A[p + 8]
     p = p + 9
     for k = 1, c do
-      local x = byref[A[p]]
+      local x = subjects[A[p]]
       p = p + 1
       subs[k] = x
       local s = x.s
@@ -246,12 +242,12 @@ while p <= n do
     end
     answer(reason == 0 and 1 or 0, reason, refusing, retry, subs, c)
   elseif op == 'S' then
-    local reserved_at, dtok, dcost = tn(A[p + 3]), tn(A[p + 4]), mn(A[p + 5])
-    local day, month, lease, c = mn(A[p + 6]), mn(A[p + 7]), mn(A[p + 8]), mn(A[p + 9])
+    local reserved_at, dtok, dcost = A[p + 3], A[p + 4], A[p + 5]
+    local day, month, lease, c = A[p + 6], A[p + 7], A[p + 8], A[p + 9]
     p = p + 10
     local b = floor(reserved_at / 1000)
     for _ = 1, c do
-      local x = byref[A[p]]
+      local x = subjects[A[p]]
       p = p + 1
       local s = x.s
       advance(s, now)
@@ -278,10 +274,10 @@ while p <= n do
       end
     end
   elseif op == 'P' then
-    local c = tn(A[p + 2])
+    local c = A[p + 2]
     p = p + 3
     for k = 1, c do
-      local x = byref[A[p]]
+      local x = subjects[A[p]]
       p = p + 1
       subs[k] = x
       advance(x.s, now)
@@ -350,7 +346,7 @@ for _, s in pairs(states) do
     end
   end
 end
-return out
+return cmsgpack.pack(out)
 )lua";
 
 const storage::redis::Script& BatchScript() {
@@ -415,7 +411,7 @@ struct DoneOp final : RedisLimiter::Op {
 };
 
 // The script's arguments for one batch: subjects named once in KEYS, each (subject, policy)
-// pair once in the head of ARGV, then the operations.
+// pair once in the head of the argument array, then the operations (one MessagePack argument).
 class BatchEncoder {
  public:
   explicit BatchEncoder(const std::string& prefix) : prefix_(prefix) {}
@@ -425,14 +421,22 @@ class BatchEncoder {
   storage::redis::RespArgs Args() const;
 
  private:
-  void Num(std::int64_t v) { ops_.Add(v); }
+  void Num(std::int64_t v) {
+    ops_.Int(v);
+    ++op_values_;
+  }
+  void Str(std::string_view v) {
+    ops_.Str(v);
+    ++op_values_;
+  }
   void Subjects(const std::vector<Subject>& subjects);
   std::int64_t Reference(const Subject& subject);
 
   const std::string& prefix_;
   storage::redis::RespArgs keys_;
-  storage::redis::RespArgs head_;  // the (subject, policy) list
-  storage::redis::RespArgs ops_;
+  storage::redis::MsgpackWriter head_;  // the (subject, policy) list
+  storage::redis::MsgpackWriter ops_;
+  std::uint32_t op_values_ = 0;
   struct Seen {
     std::int64_t key = 0;  // 1-based pair in KEYS
     std::vector<std::pair<Policy, std::int64_t>> references;
@@ -456,7 +460,7 @@ std::int64_t BatchEncoder::Reference(const Subject& subject) {
   for (const std::int64_t v :
        {seen.key, p.requests_per_minute, p.tokens_per_minute, p.concurrent_requests, p.daily_tokens,
         p.monthly_tokens, p.daily_cost_nanos, p.monthly_cost_nanos}) {
-    head_.Add(v);
+    head_.Int(v);
   }
   seen.references.emplace_back(p, ++references_);
   return references_;
@@ -468,10 +472,14 @@ void BatchEncoder::Subjects(const std::vector<Subject>& subjects) {
 }
 
 storage::redis::RespArgs BatchEncoder::Args() const {
+  storage::redis::MsgpackWriter all;
+  const auto at = all.BeginArray();
+  all.Int(references_);
+  all.Append(head_);
+  all.Append(ops_);
+  all.EndArray(at, static_cast<std::uint32_t>(1 + 8 * references_) + op_values_);
   storage::redis::RespArgs args;
-  args.Add(references_);
-  args.Append(head_);
-  args.Append(ops_);
+  args.Add(all.Bytes());
   return args;
 }
 
@@ -486,21 +494,22 @@ std::pair<storage::redis::RespArgs, storage::redis::RespArgs> Encode(
 std::vector<Decision> ParseAnswers(const storage::redis::Reply& reply,
                                    const std::vector<std::unique_ptr<RedisLimiter::Op>>& batch) {
   using Kind = RedisLimiter::Op::Kind;
-  using Type = storage::redis::Reply::Type;
   if (reply.IsError()) Malformed("script error: " + reply.str);
+  if (reply.type != storage::redis::Reply::Type::kString) Malformed("unexpected reply type");
+  std::vector<std::int64_t> values;
+  try {
+    values = storage::redis::ReadIntegerArray(reply.str);
+  } catch (const std::invalid_argument& e) {
+    Malformed(e.what());
+  }
   std::size_t expected = 0;
   for (const auto& op : batch) {
     if (op->kind != Kind::kSettle) expected += 4 + 3 * op->Subjects().size();
   }
-  if (reply.type != Type::kArray || reply.elements.size() != expected) {
-    Malformed("unexpected reply shape");
-  }
-  for (const auto& e : reply.elements) {
-    if (e.type != Type::kInteger) Malformed("non-integer in reply");
-  }
+  if (values.size() != expected) Malformed("unexpected reply shape");
   std::vector<Decision> decisions(batch.size());
   std::size_t at = 0;
-  auto next = [&] { return static_cast<std::int64_t>(reply.elements[at++].integer); };
+  auto next = [&] { return values[at++]; };
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& op = *batch[i];
     if (op.kind == Kind::kSettle) continue;
@@ -667,9 +676,9 @@ void BatchEncoder::Add(const RedisLimiter::Op& op) {
   switch (op.kind) {
     case Kind::kReserve: {
       const auto& r = op.reserve;
-      ops_.Add("R");
+      Str("R");
       Num(r.now_ms);
-      ops_.Add(r.id);
+      Str(r.id);
       Num(r.tokens);
       Num(r.cost_nanos);
       Num(r.lease.count());
@@ -680,9 +689,9 @@ void BatchEncoder::Add(const RedisLimiter::Op& op) {
     }
     case Kind::kSettle: {
       const auto& st = op.settle;
-      ops_.Add("S");
+      Str("S");
       Num(st.now_ms);
-      ops_.Add(st.id);
+      Str(st.id);
       Num(st.reserved_at_ms);
       Num(st.tokens - st.reserved_tokens);
       Num(st.cost_nanos - st.reserved_cost_nanos);
@@ -693,7 +702,7 @@ void BatchEncoder::Add(const RedisLimiter::Op& op) {
       break;
     }
     case Kind::kPeek:
-      ops_.Add("P");
+      Str("P");
       Num(op.now_ms);
       Subjects(op.subjects);
       break;

@@ -17,6 +17,7 @@
 #include "common/errors.hpp"
 #include "common/random.hpp"
 #include "integration/support.hpp"
+#include "storage/redis/msgpack.hpp"
 
 namespace bro::storage::redis {
 namespace {
@@ -97,6 +98,81 @@ TEST_F(RedisClientTest, EvalLoadsTheScriptWhenTheServerDoesNotKnowIt) {
   auto second = RunTask(ioc_, c.Eval(script, Resp({prefix_ + "e"}), Resp({"2"})));
   EXPECT_EQ(second.elements.at(2).integer, 7);
   Run(c, {"DEL", prefix_ + "e"});
+}
+
+// Redis' own cmsgpack (what the limiter's script reads its batch with) decodes every form the
+// writer produces to the value written.
+TEST_F(RedisClientTest, RedisDecodesTheMsgpackWriter) {
+  RedisClient c(options_);
+  Script script(R"lua(
+local out = {}
+for _, v in ipairs(cmsgpack.unpack(ARGV[1])) do
+  if type(v) == 'number' then out[#out + 1] = 'n' .. string.format('%d', v)
+  elseif type(v) == 'string' then out[#out + 1] = 's' .. v
+  else out[#out + 1] = type(v) .. #v end
+end
+return out)lua");
+  const std::vector<std::int64_t> numbers = {
+      0,
+      127,
+      128,
+      255,
+      256,
+      65535,
+      65536,
+      -1,
+      -32,
+      -33,
+      -128,
+      -129,
+      -32768,
+      -32769,
+      -2147483648LL,
+      -2147483649LL,
+      4294967295LL,
+      4294967296LL,
+      1764115200000LL,
+      9007199254740992LL /* 2^53: the largest a Lua number holds exactly */};
+  const std::vector<std::string> strings = {"",
+                                            "R",
+                                            std::string(31, 'a'),
+                                            std::string(32, 'b'),
+                                            std::string(300, 'c'),
+                                            std::string("nul\0in", 6)};
+  MsgpackWriter w;
+  const auto at = w.BeginArray();
+  for (const auto n : numbers) w.Int(n);
+  for (const auto& s : strings) w.Str(s);
+  const auto inner = w.BeginArray();
+  w.Int(1);
+  w.Int(2);
+  w.EndArray(inner, 2);
+  w.EndArray(at, static_cast<std::uint32_t>(numbers.size() + strings.size() + 1));
+  RespArgs args;
+  args.Add(w.Bytes());
+  auto r = RunTask(ioc_, c.Eval(script, RespArgs(), args));
+  ASSERT_EQ(r.type, Reply::Type::kArray) << r.str;
+  ASSERT_EQ(r.elements.size(), numbers.size() + strings.size() + 1);
+  std::size_t i = 0;
+  for (const auto n : numbers) EXPECT_EQ(r.elements[i++].str, "n" + std::to_string(n));
+  for (const auto& s : strings) EXPECT_EQ(r.elements[i++].str, "s" + s);
+  EXPECT_EQ(r.elements[i].str, "table2");
+}
+
+// And the other way: what a script returns with cmsgpack.pack is read back exactly.
+TEST_F(RedisClientTest, TheMsgpackReaderDecodesWhatRedisPacks) {
+  RedisClient c(options_);
+  Script script(
+      "return cmsgpack.pack({0, 127, 128, 65536, 4294967296, 1764115200000, 2^53, -1, -33, "
+      "-129, -32769, -2147483649, -2^53})");
+  auto r = RunTask(ioc_, c.Eval(script, RespArgs(), RespArgs()));
+  ASSERT_EQ(r.type, Reply::Type::kString) << r.str;
+  const std::vector<std::int64_t> expected = {
+      0,  127, 128,  65536,  4294967296LL,  1764115200000LL,    9007199254740992LL,
+      -1, -33, -129, -32769, -2147483649LL, -9007199254740992LL};
+  EXPECT_EQ(ReadIntegerArray(r.str), expected);
+  Script empty("return cmsgpack.pack({})");
+  EXPECT_TRUE(ReadIntegerArray(RunTask(ioc_, c.Eval(empty, RespArgs(), RespArgs())).str).empty());
 }
 
 TEST_F(RedisClientTest, APasswordTheServerDoesNotExpectFailsTheConnection) {
