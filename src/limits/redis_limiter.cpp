@@ -38,7 +38,8 @@ namespace asio = boost::asio;
 constexpr const char* kBatchScript = R"lua(
 local A, tn, floor, call = cmsgpack.unpack(ARGV[1]), tonumber, math.floor, redis.call
 local DAY = 86400000
-local function fmt(x) return string.format('%d', x) end
+-- Numbers go to redis.call as they are: it formats them with %.17g, exact for whole numbers
+-- up to 2^53 (costs are nanodollars: 2^53 is some 9 million dollars).
 
 -- Bucket field names, made once per batch ('r' .. b formats a number each time).
 local rname, tname = {}, {}
@@ -114,7 +115,7 @@ end
 local function purge(s, now)
   local key = KEYS[2 * s.i]
   local adds = {}
-  for id, expiry in pairs(s.adds) do adds[#adds + 1] = id; adds[#adds + 1] = fmt(expiry) end
+  for id, expiry in pairs(s.adds) do adds[#adds + 1] = id; adds[#adds + 1] = expiry end
   if #adds > 0 then call('HSET', key, unpack(adds)) end
   if #s.rems > 0 then call('HDEL', key, unpack(s.rems)) end
   s.adds, s.rems = {}, {}
@@ -292,7 +293,7 @@ for _, s in pairs(states) do
   local key, leases_key = KEYS[2 * s.i - 1], KEYS[2 * s.i]
   if #s.rems > 0 then call('HDEL', leases_key, unpack(s.rems)) end
   local adds = {}
-  for id, expiry in pairs(s.adds) do adds[#adds + 1] = id; adds[#adds + 1] = fmt(expiry) end
+  for id, expiry in pairs(s.adds) do adds[#adds + 1] = id; adds[#adds + 1] = expiry end
   if #adds > 0 then call('HSET', leases_key, unpack(adds)) end
   -- (a purge may have written this batch's leases already: lease_end, not adds, says so)
   if s.lease_end > 0 and (s.fresh or s.purged or s.lease_end > s.le) then
@@ -302,28 +303,28 @@ for _, s in pairs(states) do
   if s.dirty then
     local set, gone = {}, s.gone
     if s.lo then
-      set[1], set[2], set[3], set[4] = 'lo', fmt(s.lo), 'hi', fmt(s.hi)
-      set[5], set[6], set[7], set[8] = 'rs', fmt(s.rs), 'ts', fmt(s.ts)
+      set[1], set[2], set[3], set[4] = 'lo', s.lo, 'hi', s.hi
+      set[5], set[6], set[7], set[8] = 'rs', s.rs, 'ts', s.ts
       for b in pairs(s.db) do
-        set[#set + 1] = rf(b); set[#set + 1] = fmt(s.r[b])
-        set[#set + 1] = tf(b); set[#set + 1] = fmt(s.t[b])
+        set[#set + 1] = rf(b); set[#set + 1] = s.r[b]
+        set[#set + 1] = tf(b); set[#set + 1] = s.t[b]
       end
     else
       gone[#gone + 1] = 'lo'; gone[#gone + 1] = 'hi'; gone[#gone + 1] = 'rs'; gone[#gone + 1] = 'ts'
     end
     if s.d then
-      set[#set + 1] = 'd'; set[#set + 1] = fmt(s.d)
-      set[#set + 1] = 'dt'; set[#set + 1] = fmt(s.dt)
-      set[#set + 1] = 'dc'; set[#set + 1] = fmt(s.dc)
+      set[#set + 1] = 'd'; set[#set + 1] = s.d
+      set[#set + 1] = 'dt'; set[#set + 1] = s.dt
+      set[#set + 1] = 'dc'; set[#set + 1] = s.dc
     end
     if s.m then
-      set[#set + 1] = 'm'; set[#set + 1] = fmt(s.m)
-      set[#set + 1] = 'mt'; set[#set + 1] = fmt(s.mt)
-      set[#set + 1] = 'mc'; set[#set + 1] = fmt(s.mc)
+      set[#set + 1] = 'm'; set[#set + 1] = s.m
+      set[#set + 1] = 'mt'; set[#set + 1] = s.mt
+      set[#set + 1] = 'mc'; set[#set + 1] = s.mc
     end
     if s.cc > 0 then
-      set[#set + 1] = 'cc'; set[#set + 1] = fmt(s.cc)
-      if s.ln then set[#set + 1] = 'ln'; set[#set + 1] = fmt(s.ln) end
+      set[#set + 1] = 'cc'; set[#set + 1] = s.cc
+      if s.ln then set[#set + 1] = 'ln'; set[#set + 1] = s.ln end
     else
       gone[#gone + 1] = 'cc'; gone[#gone + 1] = 'ln'
     end
@@ -338,8 +339,8 @@ for _, s in pairs(states) do
       call('DEL', key)
     else
       local renew = keep > s.k
-      if renew then set[#set + 1] = 'k'; set[#set + 1] = fmt(keep + 60000) end
-      if s.le > 0 then set[#set + 1] = 'le'; set[#set + 1] = fmt(s.le) end
+      if renew then set[#set + 1] = 'k'; set[#set + 1] = keep + 60000 end
+      if s.le > 0 then set[#set + 1] = 'le'; set[#set + 1] = s.le end
       if #gone > 0 then call('HDEL', key, unpack(gone)) end
       if #set > 0 then call('HSET', key, unpack(set)) end
       if renew then call('PEXPIRE', key, keep - s.now + 61000) end
