@@ -12,23 +12,24 @@ void MsgpackWriter::BigEndian(std::uint64_t v, int bytes) {
   }
 }
 
+void MsgpackWriter::Tagged(std::uint8_t tag, std::uint64_t v, int bytes) {
+  Byte(tag);
+  BigEndian(v, bytes);
+}
+
 void MsgpackWriter::Int(std::int64_t v) {
   if (v >= 0) {
     const auto u = static_cast<std::uint64_t>(v);
     if (u <= 0x7f) {
       Byte(static_cast<std::uint8_t>(u));  // positive fixint
     } else if (u <= 0xff) {
-      Byte(0xcc);
-      BigEndian(u, 1);
+      Tagged(0xcc, u, 1);
     } else if (u <= 0xffff) {
-      Byte(0xcd);
-      BigEndian(u, 2);
+      Tagged(0xcd, u, 2);
     } else if (u <= 0xffffffff) {
-      Byte(0xce);
-      BigEndian(u, 4);
+      Tagged(0xce, u, 4);
     } else {
-      Byte(0xcf);
-      BigEndian(u, 8);
+      Tagged(0xcf, u, 8);
     }
     return;
   }
@@ -36,17 +37,13 @@ void MsgpackWriter::Int(std::int64_t v) {
   if (v >= -32) {
     Byte(static_cast<std::uint8_t>(u));  // negative fixint (0xe0..0xff)
   } else if (v >= std::numeric_limits<std::int8_t>::min()) {
-    Byte(0xd0);
-    BigEndian(u, 1);
+    Tagged(0xd0, u, 1);
   } else if (v >= std::numeric_limits<std::int16_t>::min()) {
-    Byte(0xd1);
-    BigEndian(u, 2);
+    Tagged(0xd1, u, 2);
   } else if (v >= std::numeric_limits<std::int32_t>::min()) {
-    Byte(0xd2);
-    BigEndian(u, 4);
+    Tagged(0xd2, u, 4);
   } else {
-    Byte(0xd3);
-    BigEndian(u, 8);
+    Tagged(0xd3, u, 8);
   }
 }
 
@@ -55,14 +52,11 @@ void MsgpackWriter::Str(std::string_view s) {
   if (n <= 31) {
     Byte(static_cast<std::uint8_t>(0xa0 | n));
   } else if (n <= 0xff) {
-    Byte(0xd9);
-    BigEndian(n, 1);
+    Tagged(0xd9, n, 1);
   } else if (n <= 0xffff) {
-    Byte(0xda);
-    BigEndian(n, 2);
+    Tagged(0xda, n, 2);
   } else if (n <= 0xffffffff) {
-    Byte(0xdb);
-    BigEndian(n, 4);
+    Tagged(0xdb, n, 4);
   } else {
     throw std::length_error("msgpack: string longer than 4 GiB");
   }

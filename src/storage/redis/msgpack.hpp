@@ -38,6 +38,7 @@ class MsgpackWriter {
  private:
   void Byte(std::uint8_t b) { out_.push_back(static_cast<char>(b)); }
   void BigEndian(std::uint64_t v, int bytes);
+  void Tagged(std::uint8_t tag, std::uint64_t v, int bytes);  // a type byte, then v
 
   std::string out_;
 };
