@@ -802,6 +802,30 @@ Environment ProcessEnvironment() {
   return env;
 }
 
+namespace {
+
+// The sections the environment sets (BRO_<SECTION>_<KEY>), each named once: LoadFromString
+// applies them and EnvironmentOverrides lists them. `path` is where the keys live in app.yaml.
+template <class Visit>
+void ForEachEnvSection(Config& c, Visit&& visit) {
+  visit("server", "server", ServerFields(), c.server);
+  visit("database", "database", DatabaseFields(), c.database);
+  visit("logging", "logging", LoggingFields(), c.logging);
+  visit("metrics", "metrics", MetricsFields(), c.metrics);
+  visit("auth", "auth", AuthFields(), c.auth);
+  visit("auth_oidc", "auth.oidc", OidcFields(), c.auth.oidc);
+  visit("auth_iap", "auth.iap", IapFields(), c.auth.iap);
+  visit("usage", "usage", UsageFields(), c.usage);
+  visit("limits", "limits", LimitsFields(), c.limits);
+  visit("limits_per_key", "limits.per_key", LimitPolicyFields(), c.limits.per_key);
+  visit("limits_per_user", "limits.per_user", LimitPolicyFields(), c.limits.per_user);
+  visit("redis", "redis", RedisFields(), c.redis);
+  visit("routing", "routing", RoutingFields(), c.routing);
+  visit("cache", "cache", CacheFields(), c.cache);
+}
+
+}  // namespace
+
 Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   if (yaml_text.size() > kMaxConfigBytes) throw ConfigError("config: file larger than 1 MiB");
   YAML::Node root;
@@ -814,29 +838,35 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
   bool has_catalog = false;
   if (root && !root.IsNull()) {
     if (!root.IsMap()) throw ConfigError("config: the top level must be a mapping");
-    static const std::set<std::string> kSections = {"server",    "database", "logging", "metrics",
-                                                    "auth",      "usage",    "limits",  "redis",
-                                                    "providers", "models",   "routing", "cache"};
-    for (const auto& entry : root) {
-      const auto name = entry.first.as<std::string>("");
-      if (!kSections.contains(name)) Fail(name, "unknown key");
-      if (name == "providers" || name == "models") has_catalog = true;
-    }
+    // Each top-level section is named once, where it is read; any other key is refused.
+    std::set<std::string, std::less<>> known;
+    auto section = [&](const char* name) {
+      known.emplace(name);
+      return root[name];
+    };
+    auto map = [&](const char* name, const auto& fields, auto& target) {
+      ApplyMap(section(name), name, fields, target);
+    };
     try {
-      ApplyMap(root["server"], "server", ServerFields(), c.server);
-      ApplyMap(root["database"], "database", DatabaseFields(), c.database);
-      ApplyMap(root["logging"], "logging", LoggingFields(), c.logging);
-      ApplyMap(root["metrics"], "metrics", MetricsFields(), c.metrics);
-      ApplyMap(root["auth"], "auth", AuthFields(), c.auth);
-      ApplyMap(root["usage"], "usage", UsageFields(), c.usage);
-      ApplyLimits(root["limits"], c.limits);
-      ApplyMap(root["redis"], "redis", RedisFields(), c.redis);
-      ApplyMap(root["routing"], "routing", RoutingFields(), c.routing);
-      ApplyMap(root["cache"], "cache", CacheFields(), c.cache);
-      c.providers = ApplyList(root["providers"], "providers", ProviderFields());
-      c.models = ApplyList(root["models"], "models", ModelFields());
+      map("server", ServerFields(), c.server);
+      map("database", DatabaseFields(), c.database);
+      map("logging", LoggingFields(), c.logging);
+      map("metrics", MetricsFields(), c.metrics);
+      map("auth", AuthFields(), c.auth);
+      map("usage", UsageFields(), c.usage);
+      ApplyLimits(section("limits"), c.limits);
+      map("redis", RedisFields(), c.redis);
+      map("routing", RoutingFields(), c.routing);
+      map("cache", CacheFields(), c.cache);
+      c.providers = ApplyList(section("providers"), "providers", ProviderFields());
+      c.models = ApplyList(section("models"), "models", ModelFields());
     } catch (const YAML::Exception& e) {
       throw ConfigError(std::string("config: ") + e.what());
+    }
+    for (const auto& entry : root) {
+      const auto name = entry.first.as<std::string>("");
+      if (!known.contains(name)) Fail(name, "unknown key");
+      if (name == "providers" || name == "models") has_catalog = true;
     }
   }
   if (!has_catalog) {
@@ -849,20 +879,8 @@ Config LoadFromString(const std::string& yaml_text, const Environment& env) {
     model.name = model.provider = model.upstream_model = "echo";
     c.models.push_back(model);
   }
-  ApplyEnv(env, "server", ServerFields(), c.server);
-  ApplyEnv(env, "database", DatabaseFields(), c.database);
-  ApplyEnv(env, "logging", LoggingFields(), c.logging);
-  ApplyEnv(env, "metrics", MetricsFields(), c.metrics);
-  ApplyEnv(env, "auth", AuthFields(), c.auth);
-  ApplyEnv(env, "auth_oidc", OidcFields(), c.auth.oidc);
-  ApplyEnv(env, "auth_iap", IapFields(), c.auth.iap);
-  ApplyEnv(env, "usage", UsageFields(), c.usage);
-  ApplyEnv(env, "limits", LimitsFields(), c.limits);
-  ApplyEnv(env, "limits_per_key", LimitPolicyFields(), c.limits.per_key);
-  ApplyEnv(env, "limits_per_user", LimitPolicyFields(), c.limits.per_user);
-  ApplyEnv(env, "redis", RedisFields(), c.redis);
-  ApplyEnv(env, "routing", RoutingFields(), c.routing);
-  ApplyEnv(env, "cache", CacheFields(), c.cache);
+  ForEachEnvSection(c, [&env](const char* section, const char* /*path*/, const auto& fields,
+                              auto& target) { ApplyEnv(env, section, fields, target); });
   if (auto it = env.find("REDIS_URL"); it != env.end() && !it->second.empty()) {
     c.redis.url = it->second;
   }
@@ -886,25 +904,13 @@ Config LoadFromFile(const std::string& path, const Environment& env) {
 
 std::vector<std::pair<std::string, std::string>> EnvironmentOverrides() {
   std::vector<std::pair<std::string, std::string>> out;
-  auto add = [&out](const std::string& section, const auto& fields) {
-    for (const auto& f : fields) out.emplace_back(EnvName(section, f.key), section + "." + f.key);
-  };
-  add("server", ServerFields());
-  add("database", DatabaseFields());
-  add("logging", LoggingFields());
-  add("metrics", MetricsFields());
-  add("auth", AuthFields());
-  add("auth_oidc", OidcFields());
-  add("auth_iap", IapFields());
-  add("usage", UsageFields());
-  add("limits", LimitsFields());
-  for (const auto& f : LimitPolicyFields()) {
-    out.emplace_back(EnvName("limits_per_key", f.key), "limits.per_key." + f.key);
-    out.emplace_back(EnvName("limits_per_user", f.key), "limits.per_user." + f.key);
-  }
-  add("redis", RedisFields());
-  add("routing", RoutingFields());
-  add("cache", CacheFields());
+  Config unused;
+  ForEachEnvSection(
+      unused, [&out](const char* section, const char* path, const auto& fields, auto& /*target*/) {
+        for (const auto& f : fields) {
+          out.emplace_back(EnvName(section, f.key), std::string(path) + "." + f.key);
+        }
+      });
   out.emplace_back("DATABASE_URL", "database.url");
   out.emplace_back("REDIS_URL", "redis.url");
   out.emplace_back("BRO_KEY_SECRET", "auth.key_secret_file (the secret itself)");

@@ -277,6 +277,9 @@ TEST(Config, EnvironmentOverridesListsEveryScalarSection) {
   EXPECT_TRUE(has("BRO_AUTH_KEY_CACHE_TTL", "auth.key_cache_ttl"));
   EXPECT_TRUE(has("BRO_USAGE_FLUSH_INTERVAL", "usage.flush_interval"));
   EXPECT_TRUE(has("DATABASE_URL", "database.url"));
+  // Nested sections are listed where their keys live in app.yaml.
+  EXPECT_TRUE(has("BRO_AUTH_OIDC_CLIENT_ID", "auth.oidc.client_id"));
+  EXPECT_TRUE(has("BRO_LIMITS_PER_USER_TOKENS_PER_MINUTE", "limits.per_user.tokens_per_minute"));
   EXPECT_EQ(LoadFromString("", {{"BRO_SERVER_HOST", "10.1.2.3"}}).server.host, "10.1.2.3");
   EXPECT_EQ(LoadFromString("", {{"BRO_METRICS_HOST", "10.1.2.4"}}).metrics.host, "10.1.2.4");
 }
