@@ -102,15 +102,10 @@ std::variant<std::string, ApiError> ReadModelField(const json::object& o) {
 }
 
 std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body) {
-  auto parsed = ParseRequestObject(body, 64);
+  auto parsed = ParseModelRequest<ChatRequest>(body, 64);
   if (auto* e = std::get_if<ApiError>(&parsed)) return std::move(*e);
-  ChatRequest req;
-  req.body = std::move(std::get<json::object>(parsed));
-  req.raw = body;
+  ChatRequest req = std::move(std::get<ChatRequest>(parsed));
   const auto& o = req.body;
-  auto model = ReadModelField(o);
-  if (auto* e = std::get_if<ApiError>(&model)) return std::move(*e);
-  req.model = std::move(std::get<std::string>(model));
 
   const auto* messages = o.if_contains("messages");
   if (messages == nullptr) return Invalid("Missing required parameter: 'messages'.", "messages");

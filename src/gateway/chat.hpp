@@ -35,6 +35,20 @@ std::variant<boost::json::object, ApiError> ParseRequestObject(std::string_view 
                                                                std::size_t max_depth);
 // The `model` field: a non-empty string of at most 256 characters.
 std::variant<std::string, ApiError> ReadModelField(const boost::json::object& body);
+// What every /v1 body parser does first: the body as a JSON object at most max_depth deep and
+// its `model` field, in a Request with body, raw and model members.
+template <class Request>
+std::variant<Request, ApiError> ParseModelRequest(std::string_view body, std::size_t max_depth) {
+  auto parsed = ParseRequestObject(body, max_depth);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return std::move(*e);
+  Request req;
+  req.body = std::move(std::get<boost::json::object>(parsed));
+  req.raw = body;
+  auto model = ReadModelField(req.body);
+  if (auto* e = std::get_if<ApiError>(&model)) return std::move(*e);
+  req.model = std::move(std::get<std::string>(model));
+  return req;
+}
 
 struct Usage {
   std::int64_t prompt_tokens = 0;

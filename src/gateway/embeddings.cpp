@@ -45,15 +45,10 @@ std::uint64_t SplitMix(std::uint64_t& state) {
 }  // namespace
 
 std::variant<EmbeddingRequest, ApiError> ParseEmbeddingRequest(std::string_view body) {
-  auto parsed = ParseRequestObject(body, 16);
+  auto parsed = ParseModelRequest<EmbeddingRequest>(body, 16);
   if (auto* e = std::get_if<ApiError>(&parsed)) return std::move(*e);
-  EmbeddingRequest req;
-  req.body = std::move(std::get<json::object>(parsed));
-  req.raw = body;
+  EmbeddingRequest req = std::move(std::get<EmbeddingRequest>(parsed));
   const auto& o = req.body;
-  auto model = ReadModelField(o);
-  if (auto* e = std::get_if<ApiError>(&model)) return std::move(*e);
-  req.model = std::move(std::get<std::string>(model));
 
   const auto* input = o.if_contains("input");
   if (input == nullptr || input->is_null())

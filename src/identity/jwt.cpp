@@ -43,15 +43,6 @@ struct SigFree {
   void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
 };
 
-std::optional<json::object> ParseObject(std::string_view text) {
-  json::parse_options opts;
-  opts.max_depth = 16;
-  boost::system::error_code ec;
-  auto v = json::parse(text, ec, {}, opts);
-  if (ec || !v.is_object()) return std::nullopt;
-  return std::move(v.as_object());
-}
-
 std::optional<std::string> MemberB64(const json::object& o, std::string_view name) {
   const auto* v = o.if_contains(name);
   if (v == nullptr || !v->is_string()) return std::nullopt;
@@ -186,6 +177,15 @@ std::optional<double> NumericClaim(const json::object& claims, std::string_view 
 
 }  // namespace
 
+std::optional<json::object> ParseJsonObject(std::string_view text) {
+  json::parse_options opts;
+  opts.max_depth = 16;
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec, {}, opts);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.as_object());
+}
+
 std::optional<JwtAlg> ParseJwtAlg(std::string_view name) {
   if (name == "RS256") return JwtAlg::kRS256;
   if (name == "ES256") return JwtAlg::kES256;
@@ -239,7 +239,7 @@ std::variant<PublicKey, std::string> ParseJwk(const json::object& jwk) {
 
 std::variant<std::vector<PublicKey>, std::string> ParseJwks(std::string_view document) {
   if (document.size() > kMaxJwksBytes) return std::string("JWKS document too large");
-  auto doc = ParseObject(document);
+  auto doc = ParseJsonObject(document);
   if (!doc) return std::string("JWKS is not a JSON object");
   const auto* keys = doc->if_contains("keys");
   if (keys == nullptr || !keys->is_array()) return std::string("JWKS has no keys array");
@@ -265,8 +265,8 @@ std::variant<DecodedJwt, JwtError> DecodeJwt(std::string_view token) {
   auto payload_text = common::Base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1));
   auto signature = common::Base64UrlDecode(token.substr(dot2 + 1));
   if (!header_text || !payload_text || !signature) return JwtError::kMalformed;
-  auto header = ParseObject(*header_text);
-  auto claims = ParseObject(*payload_text);
+  auto header = ParseJsonObject(*header_text);
+  auto claims = ParseJsonObject(*payload_text);
   if (!header || !claims) return JwtError::kMalformed;
   // Extensions we do not implement must not be silently ignored (RFC 7515 4.1.11).
   if (header->contains("crit")) return JwtError::kMalformed;

@@ -27,6 +27,9 @@ inline constexpr std::size_t kMaxJwksBytes = 256 * 1024;
 inline constexpr std::size_t kMaxJwksKeys = 64;
 
 enum class JwtAlg { kRS256, kES256 };
+// A JSON object at most 16 levels deep, or nullopt (any other value, or not JSON at all).
+std::optional<boost::json::object> ParseJsonObject(std::string_view text);
+
 std::optional<JwtAlg> ParseJwtAlg(std::string_view name);
 std::string_view JwtAlgName(JwtAlg alg);
 

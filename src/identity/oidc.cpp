@@ -8,6 +8,7 @@
 #include <boost/url/parse.hpp>
 
 #include "common/random.hpp"
+#include "identity/jwt.hpp"
 
 namespace bro::identity {
 namespace {
@@ -34,15 +35,6 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
     diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   }
   return diff == 0;
-}
-
-std::optional<json::object> ParseObject(std::string_view text) {
-  json::parse_options opts;
-  opts.max_depth = 16;
-  boost::system::error_code ec;
-  auto v = json::parse(text, ec, {}, opts);
-  if (ec || !v.is_object()) return std::nullopt;
-  return std::move(v.as_object());
 }
 
 std::string Str(const json::object& o, std::string_view name) {
@@ -126,7 +118,7 @@ JwtPolicy IdTokenPolicy(const OidcOptions& o) {
 std::variant<Discovery, std::string> ParseDiscovery(std::string_view document,
                                                     const std::string& expected_issuer) {
   if (document.size() > kMaxDiscoveryBytes) return std::string("discovery document too large");
-  auto doc = ParseObject(document);
+  auto doc = ParseJsonObject(document);
   if (!doc) return std::string("discovery document is not a JSON object");
   Discovery d{Str(*doc, "issuer"), Str(*doc, "authorization_endpoint"), Str(*doc, "token_endpoint"),
               Str(*doc, "jwks_uri")};
@@ -217,7 +209,7 @@ Task<OidcClient::Result> OidcClient::Finish(std::string state, std::string code,
     r.failure = "unknown_or_replayed_state";
     co_return r;
   }
-  auto saved = ParseObject(*stored);
+  auto saved = ParseJsonObject(*stored);
   if (!saved) {
     r.failure = "unknown_or_replayed_state";
     co_return r;
@@ -236,7 +228,7 @@ Task<OidcClient::Result> OidcClient::Finish(std::string state, std::string code,
     r.failure = "token_exchange_status_" + std::to_string(response.status);
     co_return r;
   }
-  auto token_response = ParseObject(response.body);
+  auto token_response = ParseJsonObject(response.body);
   const std::string id_token = token_response ? Str(*token_response, "id_token") : std::string();
   if (id_token.empty()) {
     r.failure = "token_exchange_no_id_token";
