@@ -59,18 +59,7 @@ identity::AuditEvent UserEvent(const http::Exchange& ex, const auth::Principal& 
 }
 
 json::object AuditJson(const identity::AuditRecord& r) {
-  const auto& e = r.event;
-  return {{"id", r.id},
-          {"created_at", r.created_at},
-          {"action", e.action},
-          {"outcome", e.success ? "success" : "failure"},
-          {"reason", e.reason},
-          {"actor",
-           {{"user_id", e.actor_user_id}, {"email", e.actor_email}, {"method", e.actor_method}}},
-          {"target", {{"type", e.target_type}, {"id", e.target_id}}},
-          {"ip", e.ip},
-          {"trace_id", e.trace_id},
-          {"details", e.details}};
+  return identity::AuditEventJson({{"id", r.id}, {"created_at", r.created_at}}, r.event);
 }
 
 // Built outside the coroutine: GCC 12 mishandles initializer lists in coroutine bodies.

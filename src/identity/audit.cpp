@@ -45,21 +45,25 @@ storage::Params QueryParams(const AuditFilter& f) {
 }
 
 json::object LogFields(const std::string& id, const AuditEvent& e) {
-  return {{"audit", true},
-          {"logName", "audit"},
-          {"audit_id", id},
-          {"action", e.action},
-          {"outcome", e.success ? "success" : "failure"},
-          {"reason", e.reason},
-          {"actor",
-           {{"user_id", e.actor_user_id}, {"email", e.actor_email}, {"method", e.actor_method}}},
-          {"target", {{"type", e.target_type}, {"id", e.target_id}}},
-          {"ip", e.ip},
-          {"details", e.details},
-          {"trace_id", e.trace_id}};
+  return AuditEventJson({{"audit", true}, {"logName", "audit"}, {"audit_id", id}}, e);
 }
 
 }  // namespace
+
+json::object AuditEventJson(json::object head, const AuditEvent& e) {
+  json::object actor{
+      {"user_id", e.actor_user_id}, {"email", e.actor_email}, {"method", e.actor_method}};
+  json::object target{{"type", e.target_type}, {"id", e.target_id}};
+  head.emplace("action", e.action);
+  head.emplace("outcome", e.success ? "success" : "failure");
+  head.emplace("reason", e.reason);
+  head.emplace("actor", std::move(actor));
+  head.emplace("target", std::move(target));
+  head.emplace("ip", e.ip);
+  head.emplace("trace_id", e.trace_id);
+  head.emplace("details", e.details);
+  return head;
+}
 
 Task<void> AuditLog::Record(AuditEvent event) {
   const auto id = common::TimeOrderedId();

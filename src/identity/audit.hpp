@@ -30,6 +30,10 @@ struct AuditEvent {
   boost::json::object details;
 };
 
+// The event as JSON, as the audit API shows it and the audit log line carries it, after `head`
+// (the fields of the place it goes to).
+boost::json::object AuditEventJson(boost::json::object head, const AuditEvent& e);
+
 struct AuditRecord {
   std::string id;
   std::string created_at;
