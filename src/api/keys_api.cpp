@@ -35,12 +35,19 @@ json::object KeyJson(const auth::KeyInfo& k) {
           {"expires_at", Opt(k.expires_at)},
           {"revoked_at", Opt(k.revoked_at)},
           {"last_used_at", Opt(k.last_used_at)},
-          {"replaced_by", Opt(k.replaced_by)}};
+          {"replaced_by", Opt(k.replaced_by)},
+          {"cache_responses", k.cache_responses}};
 }
 
-json::object NewKeyJson(const auth::NewKey& k, const std::string& name, auth::Role role) {
-  return {{"id", k.id},         {"object", "api_key"}, {"key", k.secret},
-          {"prefix", k.prefix}, {"name", name},        {"role", auth::RoleName(role)}};
+json::object NewKeyJson(const auth::NewKey& k, const std::string& name, auth::Role role,
+                        bool cache_responses) {
+  return {{"id", k.id},
+          {"object", "api_key"},
+          {"key", k.secret},
+          {"prefix", k.prefix},
+          {"name", name},
+          {"role", auth::RoleName(role)},
+          {"cache_responses", cache_responses}};
 }
 
 identity::AuditEvent KeyEvent(const http::Exchange& ex, const auth::Principal& who,
@@ -64,6 +71,7 @@ struct CreateRequest {
   std::vector<std::string> models;
   std::optional<std::int64_t> expires_in_hours;
   std::string user_id;
+  bool cache_responses = false;
 };
 
 // Validated fields of POST /api/v1/keys, or the 400 to answer.
@@ -104,6 +112,9 @@ std::variant<CreateRequest, http::ApiError> ParseCreate(const http::Request& req
       if (!v.is_string() || v.as_string().size() > 64)
         return bad("user_id", "user_id must be a user id.");
       out.user_id = std::string(v.as_string());
+    } else if (k == "cache_responses") {
+      if (!v.is_bool()) return bad("cache_responses", "cache_responses must be true or false.");
+      out.cache_responses = v.as_bool();
     } else {
       return bad(std::string(k), "Unknown field '" + std::string(k) + "'.");
     }
@@ -189,14 +200,16 @@ http::Task<http::Response> KeysApi::Create(http::Exchange& ex, const auth::Princ
   }
   std::optional<std::chrono::system_clock::time_point> expires;
   if (req.expires_in_hours) expires = clock_.Now() + std::chrono::hours(*req.expires_in_hours);
-  auto key =
-      co_await keys_.CreateKey(gate_.Keys().Hasher(), *owner, req.name, role, req.models, expires);
+  auto key = co_await keys_.CreateKey(gate_.Keys().Hasher(), *owner, req.name, role, req.models,
+                                      expires, req.cache_responses);
   json::object details;
   details["owner"] = owner->id;
   details["role"] = auth::RoleName(role);
   details["prefix"] = key.prefix;
+  details["cache_responses"] = req.cache_responses;
   co_await audit_.Record(KeyEvent(ex, who, "key.create", key.id, std::move(details)));
-  co_return http::MakeJson(Status::created, json::serialize(NewKeyJson(key, req.name, role)),
+  co_return http::MakeJson(Status::created,
+                           json::serialize(NewKeyJson(key, req.name, role, req.cache_responses)),
                            ex.Version());
 }
 
@@ -254,7 +267,7 @@ http::Task<http::Response> KeysApi::Rotate(http::Exchange& ex, const auth::Princ
   details["grace_seconds"] =
       std::chrono::duration_cast<std::chrono::seconds>(rotation_grace_).count();
   co_await audit_.Record(KeyEvent(ex, who, "key.rotate", key->id, std::move(details)));
-  auto body = NewKeyJson(fresh, key->name, key->role);
+  auto body = NewKeyJson(fresh, key->name, key->role, key->cache_responses);
   body["replaces"] = key->id;
   body["old_key_valid_until"] = common::FormatIso8601(clock_.Now() + rotation_grace_);
   co_return http::MakeJson(Status::created, json::serialize(body), ex.Version());

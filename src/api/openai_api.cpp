@@ -256,7 +256,7 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
   if (route == nullptr || !principal.MayUseModel(request.model))
     co_return NotFoundModel(ex, request.model);
 
-  auto use_cache = cache_.Wanted(route->cache, ex.Req()[kCacheHeader]);
+  auto use_cache = cache_.Wanted(route->cache || principal.cache_responses, ex.Req()[kCacheHeader]);
   if (!use_cache) co_return BadCacheHeader(ex);
   limits::Admission admission;
   co_await Reserve(admission, principal, request, route->name);

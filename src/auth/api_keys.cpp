@@ -26,11 +26,11 @@ constexpr storage::Query kUpsertUser{
     "RETURNING id, email, role, active"};
 constexpr storage::Query kInsertKey{"insert_api_key",
                                     "INSERT INTO api_keys (id, user_id, name, prefix, hash, role, "
-                                    "allowed_models, created_at, expires_at) "
-                                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"};
+                                    "allowed_models, created_at, expires_at, cache_responses) "
+                                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"};
 constexpr storage::Query kSelectActiveKey{
     "select_active_api_key",
-    "SELECT k.id, k.prefix, k.role, k.allowed_models, u.id, u.email, u.role "
+    "SELECT k.id, k.prefix, k.role, k.allowed_models, u.id, u.email, u.role, k.cache_responses "
     "FROM api_keys k JOIN users u ON u.id = k.user_id "
     "WHERE k.hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2) "
     "AND u.active = 1"};
@@ -38,7 +38,8 @@ constexpr storage::Query kTouchKey{"touch_api_key",
                                    "UPDATE api_keys SET last_used_at = $2 WHERE id = $1"};
 #define BRO_KEY_COLUMNS                                                                         \
   "SELECT k.id, k.user_id, u.email, k.name, k.prefix, k.role, k.allowed_models, k.created_at, " \
-  "k.expires_at, k.revoked_at, k.last_used_at, k.replaced_by FROM api_keys k JOIN users u ON "  \
+  "k.expires_at, k.revoked_at, k.last_used_at, k.replaced_by, k.cache_responses "               \
+  "FROM api_keys k JOIN users u ON "                                                            \
   "u.id = k.user_id "
 constexpr storage::Query kListKeys{"list_api_keys", BRO_KEY_COLUMNS
                                    "WHERE ($1 = '' OR k.user_id = $1) ORDER BY k.created_at, k.id"};
@@ -83,6 +84,7 @@ KeyInfo KeyInfoOf(const storage::Row& r) {
   k.revoked_at = r.OptText(9);
   k.last_used_at = r.OptText(10);
   k.replaced_by = r.OptText(11);
+  k.cache_responses = r.Int(12) != 0;
   return k;
 }
 
@@ -100,10 +102,11 @@ std::vector<storage::Statement> RotationStatements(const KeyHasher& hasher, cons
   storage::Value new_expiry = nullptr;
   if (old.expires_at) new_expiry = *old.expires_at;
   std::vector<storage::Statement> tx;
-  tx.push_back({kInsertKey,
-                {k.id, owner.id, old.name, k.prefix, hasher.Hash(k.secret),
-                 std::string(RoleName(Lesser(old.role, owner.role))),
-                 JoinModels(old.allowed_models), common::FormatIso8601(now), new_expiry}});
+  tx.push_back(
+      {kInsertKey,
+       {k.id, owner.id, old.name, k.prefix, hasher.Hash(k.secret),
+        std::string(RoleName(Lesser(old.role, owner.role))), JoinModels(old.allowed_models),
+        common::FormatIso8601(now), new_expiry, std::int64_t{old.cache_responses ? 1 : 0}}});
   tx.push_back({kRetireKey, {old.id, old_until, k.id}});
   return tx;
 }
@@ -195,7 +198,7 @@ Task<User> KeyRepository::UpsertUser(const std::string& email, Role role) {
 Task<NewKey> KeyRepository::CreateKey(
     const KeyHasher& hasher, const User& user, const std::string& name, Role role,
     const std::vector<std::string>& allowed_models,
-    std::optional<std::chrono::system_clock::time_point> expires_at) {
+    std::optional<std::chrono::system_clock::time_point> expires_at, bool cache_responses) {
   NewKey k;
   k.id = common::RandomHex(16);
   k.secret = KeyHasher::Generate();
@@ -210,7 +213,8 @@ Task<NewKey> KeyRepository::CreateKey(
                          std::string(RoleName(Lesser(role, user.role))),
                          JoinModels(allowed_models),
                          common::NowIso8601(),
-                         expires};
+                         expires,
+                         std::int64_t{cache_responses ? 1 : 0}};
   co_await db_.Execute(kInsertKey, std::move(params));
   co_return k;
 }
@@ -231,6 +235,7 @@ Task<std::optional<Principal>> KeyRepository::FindActive(
   p.email = r.Text(5);
   // A key never grants more than its user currently has: a demoted user's keys shrink with them.
   p.role = Lesser(key_role, ParseRole(r.Text(6)).value_or(Role::kViewer));
+  p.cache_responses = r.Int(7) != 0;
   co_return p;
 }
 

@@ -35,6 +35,7 @@ struct Principal {
   bool mfa = false;                         // the identity proof carried an accepted `amr`
   std::string session_id;                   // session only: for logout
   std::string csrf_token;                   // session only: required on state-changing calls
+  bool cache_responses = false;             // api_key only: the key opted into the response cache
   bool MayUseModel(std::string_view model) const;
   bool Anonymous() const { return user_id.empty(); }
 };
@@ -53,6 +54,7 @@ struct KeyInfo {
   std::optional<std::string> revoked_at;
   std::optional<std::string> last_used_at;
   std::optional<std::string> replaced_by;
+  bool cache_responses = false;
 };
 
 struct User {
@@ -93,7 +95,8 @@ class KeyRepository {
   Task<User> UpsertUser(const std::string& email, Role role);
   Task<NewKey> CreateKey(const KeyHasher& hasher, const User& user, const std::string& name,
                          Role role, const std::vector<std::string>& allowed_models,
-                         std::optional<std::chrono::system_clock::time_point> expires_at);
+                         std::optional<std::chrono::system_clock::time_point> expires_at,
+                         bool cache_responses = false);
   // The active principal for a key hash, or nullopt (unknown, revoked, expired, user deactivated).
   Task<std::optional<Principal>> FindActive(const std::string& hash,
                                             std::chrono::system_clock::time_point now);

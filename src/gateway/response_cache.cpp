@@ -141,8 +141,8 @@ ResponseCache::ResponseCache(const config::CacheConfig& cfg, storage::kv::KvStor
                             });
 }
 
-std::optional<bool> ResponseCache::Wanted(bool model_opted_in, std::string_view header) const {
-  if (header.empty()) return cfg_.enabled && model_opted_in;
+std::optional<bool> ResponseCache::Wanted(bool opted_in, std::string_view header) const {
+  if (header.empty()) return cfg_.enabled && opted_in;
   if (header == "on") return cfg_.enabled;
   if (header == "off") return false;
   return std::nullopt;

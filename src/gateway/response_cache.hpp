@@ -36,9 +36,10 @@ class ResponseCache {
   ResponseCache(const config::CacheConfig& cfg, storage::kv::KvStore& store,
                 observability::Registry& registry, observability::Logger& log);
 
-  // Header x-bro-cache: "on" asks for the cache on a model that has not opted in, "off" skips
-  // it; absent follows the model. nullopt for any other value (the caller answers 400).
-  std::optional<bool> Wanted(bool model_opted_in, std::string_view header) const;
+  // Header x-bro-cache: "on" asks for the cache where neither the model nor the API key opted
+  // in, "off" skips it; absent follows the opt-in. nullopt for any other value (the caller
+  // answers 400).
+  std::optional<bool> Wanted(bool opted_in, std::string_view header) const;
   std::string Key(const ChatRequest& request, std::string_view model, std::string_view scope) const;
 
   Task<std::optional<CachedAnswer>> Lookup(const std::string& key, const std::string& model);

@@ -383,10 +383,27 @@ TEST_F(IdentityTest, UsersCannotTouchOtherUsersKeys) {
       << "no key above one's own role";
   for (const char* bad :
        {R"({"name":""})", R"({"name":"x","models":"echo"})", R"({"name":"x","expires_in_hours":0})",
-        R"({"name":"x","surprise":1})", "[1]", "{"}) {
+        R"({"name":"x","surprise":1})", R"({"name":"x","cache_responses":"yes"})", "[1]", "{"}) {
     EXPECT_EQ(alice.Request("POST", base_ + "/api/v1/keys", bad, CsrfHeader(csrf)).status, 400U)
         << bad;
   }
+  // The response-cache opt-in is kept with the key and shown when keys are listed.
+  auto made = alice.Request("POST", base_ + "/api/v1/keys",
+                            R"({"name":"cached","cache_responses":true})", CsrfHeader(csrf));
+  ASSERT_EQ(made.status, 201U) << made.body;
+  EXPECT_TRUE(made.Json().at("cache_responses").as_bool());
+  const auto made_id = std::string(made.Json().at("id").as_string());
+  const auto listed = alice.Request("GET", base_ + "/api/v1/keys").Json();
+  bool seen = false;
+  for (const auto& k : listed.at("data").as_array()) {
+    if (k.at("id").as_string() == made_id) {
+      seen = true;
+      EXPECT_TRUE(k.at("cache_responses").as_bool());
+    } else {
+      EXPECT_FALSE(k.at("cache_responses").as_bool()) << "off unless asked for";
+    }
+  }
+  EXPECT_TRUE(seen);
 }
 
 // Two replicas share the database: a key revoked on one is refused by the other once its cache

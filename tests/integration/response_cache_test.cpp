@@ -158,6 +158,21 @@ TYPED_TEST(CacheTest, TheRequestHeaderOptsInAndOut) {
   EXPECT_EQ(this->ErrorOf(bad).at("param").as_string(), "x-bro-cache");
 }
 
+// A key created with cache_responses opts every request of its own in; the header still
+// opts out, and other keys are not affected.
+TYPED_TEST(CacheTest, AKeyOptsInForAllItsRequests) {
+  auto owner = this->Call(this->keys_->UpsertUser("cached@example.com", auth::Role::kDeveloper));
+  const auto cached_key = this->Call(this->keys_->CreateKey(auth::KeyHasher(this->kSecret), owner,
+                                                            "c", auth::Role::kDeveloper, {},
+                                                            std::nullopt, /*cache_responses=*/true))
+                              .secret;
+  const std::string plain = R"({"model":"plain","messages":[{"role":"user","content":"k"}]})";
+  EXPECT_EQ(this->Status(this->Send(plain, cached_key)), "miss");
+  EXPECT_EQ(this->Status(this->Send(plain, cached_key)), "hit");
+  EXPECT_EQ(this->Status(this->Send(plain, cached_key, "x-bro-cache: off\r\n")), "");
+  EXPECT_EQ(this->Status(this->Send(plain, this->other_key_)), "") << "a key that did not opt in";
+}
+
 TYPED_TEST(CacheTest, ErrorsAreNotCached) {
   const std::string invalid = R"({"model":"cached","messages":[]})";
   EXPECT_EQ(this->Send(invalid, this->admin_key_).result(), http::Status::bad_request);
