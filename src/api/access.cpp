@@ -180,7 +180,7 @@ http::Response AccessGate::Deny(const http::Exchange& ex, Status status, std::st
                                 const auth::Principal* who) {
   json::object fields{{"reason", reason},
                       {"path", ex.Path()},
-                      {"ip", ex.RemoteIp()},
+                      {"ip", ex.ClientIp()},
                       {"logging.googleapis.com/trace", log_.TraceResource(ex.TraceId())}};
   if (who != nullptr) {
     fields["user_id"] = who->user_id;

@@ -1,6 +1,10 @@
 #include "api/auth_api.hpp"
 
 #include <boost/json/serialize.hpp>
+#include <optional>
+
+#include "common/errors.hpp"
+#include "common/random.hpp"
 
 namespace bro::api {
 namespace {
@@ -20,7 +24,7 @@ identity::AuditEvent LoginEvent(const http::Exchange& ex, std::string email, boo
   e.target_type = "session";
   e.success = success;
   e.reason = std::move(reason);
-  e.ip = ex.RemoteIp();
+  e.ip = ex.ClientIp();
   e.trace_id = ex.TraceId();
   return e;
 }
@@ -41,6 +45,20 @@ json::array Strings(const std::vector<std::string>& v) {
 
 json::object LoginDetails(const std::vector<std::string>& amr, bool mfa, auth::Role role) {
   return {{"amr", Strings(amr)}, {"mfa", mfa}, {"role", auth::RoleName(role)}};
+}
+
+// Built outside the coroutine: GCC 12 mishandles braced temporaries in coroutine bodies.
+limits::ReserveRequest LoginAttempt(const http::Exchange& ex, std::int64_t per_minute,
+                                    const common::Clock& clock) {
+  limits::ReserveRequest r;
+  r.id = common::RandomHex(8);
+  limits::Subject subject;
+  subject.id = "login:" + ex.ClientIp();
+  subject.policy.requests_per_minute = per_minute;
+  r.subjects.push_back(std::move(subject));
+  r.now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch()).count();
+  return r;
 }
 
 }  // namespace
@@ -75,6 +93,22 @@ http::Response AuthApi::LoginFailed(const http::Exchange& ex) {
 }
 
 http::Task<http::Response> AuthApi::Login(http::Exchange& ex) {
+  if (limiter_ != nullptr && options_.login_per_minute > 0) {
+    auto attempt = LoginAttempt(ex, options_.login_per_minute, clock_);
+    std::optional<limits::Decision> decision;
+    try {
+      decision = co_await limiter_->Reserve(std::move(attempt));
+    } catch (const common::InfrastructureError&) {
+      // The counter store is down: logins go on (see UseLimiter).
+    }
+    if (decision && !decision->admitted) {
+      auto res = JsonError(ex, Status::too_many_requests, "too_many_logins",
+                           "Too many logins from this address. Please try again later.");
+      res.set(http::Field::retry_after, limits::RetryAfterSeconds(decision->retry_after));
+      res.set(http::Field::cache_control, "no-store");
+      co_return res;
+    }
+  }
   // Named, not a temporary: GCC 12 loses temporaries passed by value into a suspending coroutine.
   const std::string return_to =
       identity::SafeReturnPath(QueryParam(ex.Query(), "return_to").value_or("/"));
@@ -149,7 +183,7 @@ http::Task<http::Response> AuthApi::Logout(http::Exchange& ex, const auth::Princ
   e.actor_method = who.method;
   e.action = "logout";
   e.target_type = "session";
-  e.ip = ex.RemoteIp();
+  e.ip = ex.ClientIp();
   e.trace_id = ex.TraceId();
   co_await audit_.Record(std::move(e));
   auto res = http::MakeJson(Status::ok, R"({"logged_out":true})", ex.Version());

@@ -3,6 +3,7 @@
 #include "api/access.hpp"
 #include "identity/audit.hpp"
 #include "identity/oidc.hpp"
+#include "limits/limiter.hpp"
 
 namespace bro::api {
 
@@ -10,6 +11,9 @@ struct AuthApiOptions {
   bool cookie_secure = true;
   auth::Role default_role = auth::Role::kViewer;
   bool first_user_admin = false;
+  // Logins one client address may start per minute (0: no limit); counted in UseLimiter's
+  // limiter, so that N replicas share the budget when it lives in Redis.
+  std::int64_t login_per_minute = 0;
 };
 
 // Browser login: /auth/login, /auth/callback (OIDC code flow, then a fresh session) and
@@ -20,6 +24,9 @@ class AuthApi {
           identity::UserRepository& users, identity::AuditLog& audit, AuthApiOptions options,
           const common::Clock& clock);
   void Register(http::Router& router);
+  // Where login_per_minute is counted (subject "login:<client address>"). When the limiter
+  // cannot answer (Redis down) logins go on: signing in must not depend on the counter store.
+  void UseLimiter(limits::Limiter& limiter) { limiter_ = &limiter; }
 
  private:
   http::Task<http::Response> Login(http::Exchange& ex);
@@ -34,6 +41,7 @@ class AuthApi {
   identity::AuditLog& audit_;
   AuthApiOptions options_;
   const common::Clock& clock_;
+  limits::Limiter* limiter_ = nullptr;
 };
 
 }  // namespace bro::api

@@ -59,7 +59,7 @@ identity::AuditEvent KeyEvent(const http::Exchange& ex, const auth::Principal& w
   e.action = std::move(action);
   e.target_type = "api_key";
   e.target_id = std::move(key_id);
-  e.ip = ex.RemoteIp();
+  e.ip = ex.ClientIp();
   e.trace_id = ex.TraceId();
   e.details = std::move(details);
   return e;

@@ -52,7 +52,7 @@ identity::AuditEvent UserEvent(const http::Exchange& ex, const auth::Principal& 
   e.action = std::move(action);
   e.target_type = "user";
   e.target_id = target;
-  e.ip = ex.RemoteIp();
+  e.ip = ex.ClientIp();
   e.trace_id = ex.TraceId();
   e.details = std::move(details);
   return e;

@@ -328,7 +328,9 @@ int App::Serve(const std::string& role) {
     options.cookie_secure = cfg_.auth.cookie_secure;
     options.default_role = auth::ParseRole(cfg_.auth.oidc.default_role).value();
     options.first_user_admin = cfg_.auth.oidc.first_user_admin;
+    options.login_per_minute = cfg_.auth.login_per_minute;
     auth_api = std::make_unique<api::AuthApi>(gate, *oidc, sessions, users, audit, options, clock);
+    auth_api->UseLimiter(*limiter);
   }
 
   api::OpenAiApi openai(catalog, model_router, response_cache, usage, gateway_metrics, &governor);
@@ -379,6 +381,7 @@ int App::Serve(const std::string& role) {
   api_options.idle_timeout = cfg_.server.idle_timeout;
   api_options.write_timeout = cfg_.server.write_timeout;
   api_options.max_connections = cfg_.server.max_connections;
+  api_options.trusted_proxy_hops = cfg_.server.trusted_proxy_hops;
   api_options.access_log = cfg_.logging.access_log;
   http::ServerOptions metrics_options = api_options;
   metrics_options.name = "metrics";

@@ -17,6 +17,7 @@ struct ServerConfig {
   int port = 8080;
   int io_threads = 0;  // 0: one per core
   int max_connections = 10000;
+  int trusted_proxy_hops = 0;  // proxies whose X-Forwarded-For entries name the client
   std::uint64_t max_header_bytes = std::uint64_t{16} << 10;
   std::uint64_t max_body_bytes = std::uint64_t{1} << 20;
   std::uint64_t chat_max_body_bytes = std::uint64_t{8} << 20;
@@ -89,6 +90,7 @@ struct AuthConfig {
   std::string
       key_secret;  // resolved at load: BRO_KEY_SECRET, key_secret_file, or generated (SQLite only)
   Duration key_rotation_grace = std::chrono::hours(24);
+  std::int64_t login_per_minute = 30;  // browser logins one client address may start (0: no limit)
   Duration session_ttl = std::chrono::hours(8);
   Duration session_idle_timeout = std::chrono::hours(1);
   bool cookie_secure = true;

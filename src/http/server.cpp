@@ -21,6 +21,7 @@
 
 #include "common/errors.hpp"
 #include "common/random.hpp"
+#include "http/client_address.hpp"
 
 namespace bro::http {
 namespace {
@@ -128,6 +129,18 @@ Exchange::Exchange(Session& session, Request& request) : session_(session), requ
 
 std::string Exchange::RemoteIp() const {
   return session_.remote_.address().to_string();
+}
+
+std::string Exchange::ClientIp() const {
+  const int hops = session_.server_.options_.trusted_proxy_hops;
+  if (hops <= 0) return RemoteIp();
+  std::string forwarded;
+  auto [first, last] = request_.equal_range("X-Forwarded-For");
+  for (auto it = first; it != last; ++it) {
+    if (!forwarded.empty()) forwarded += ',';
+    forwarded.append(it->value());
+  }
+  return ClientAddress(forwarded, session_.remote_.address(), hops);
 }
 
 Task<bool> Exchange::StartStream(Response head) {

@@ -31,6 +31,8 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{30'000};
   int max_connections = 10000;
   bool access_log = true;
+  // Proxies in front of the server whose X-Forwarded-For entries are trusted (ClientIp).
+  int trusted_proxy_hops = 0;
 };
 
 class Session;
@@ -46,7 +48,10 @@ class Exchange {
   std::string_view Query() const { return query_; }
   const std::string& TraceId() const { return trace_id_; }
   const std::string& SpanId() const { return span_id_; }
-  std::string RemoteIp() const;
+  std::string RemoteIp() const;  // the socket's peer
+  // The client's address: the peer, or behind trusted proxies what they vouch for in
+  // X-Forwarded-For (http/client_address.hpp).
+  std::string ClientIp() const;
 
   // Streaming: send the head with chunked transfer encoding, then chunks.
   // WriteChunk returns false when the client is gone (the stream must stop).

@@ -28,11 +28,6 @@ std::optional<std::int64_t> PositiveInt(const boost::json::object& o, std::strin
   return std::nullopt;
 }
 
-std::string RetryAfterSeconds(Millis d) {
-  const auto s = std::max<std::int64_t>(1, (d.count() + 999) / 1000);
-  return std::to_string(s);
-}
-
 std::string SubjectLabel(const std::string& id) {
   // "key:ID|model:M" -> "api key ID for model M", without leaking more than the caller knows.
   std::string out = id.starts_with("key:") ? "api key" : "user";

@@ -28,6 +28,11 @@ std::string_view ReasonName(Reason r) {
   return "none";
 }
 
+std::string RetryAfterSeconds(Millis d) {
+  const auto s = std::max<std::int64_t>(1, (d.count() + 999) / 1000);
+  return std::to_string(s);
+}
+
 std::int64_t DayIndex(std::int64_t now_ms) {
   return now_ms >= 0 ? now_ms / kDayMs : -((-now_ms + kDayMs - 1) / kDayMs);
 }

@@ -82,6 +82,8 @@ inline std::int64_t BucketEndMs(std::int64_t bucket) {
   return (bucket + kWindowBuckets) * kBucketMs;
 }
 
+// A Retry-After value: whole seconds, rounded up, at least 1.
+std::string RetryAfterSeconds(Millis d);
 std::int64_t DayIndex(std::int64_t now_ms);    // days since the epoch (UTC)
 std::int64_t MonthIndex(std::int64_t now_ms);  // year * 12 + month - 1 (UTC)
 std::int64_t MonthEndMs(std::int64_t now_ms);  // the first millisecond of the next UTC month

@@ -40,6 +40,7 @@
 #include "identity/oidc.hpp"
 #include "integration/http_client.hpp"
 #include "integration/support.hpp"
+#include "limits/memory_limiter.hpp"
 #include "storage/kv/memory_kv_store.hpp"
 #include "storage/sql/migrations.hpp"
 #include "storage/sql/sqlite_database.hpp"
@@ -207,6 +208,8 @@ class IdentityFixture : public ::testing::Test {
  protected:
   static constexpr const char* kSecret = "0123456789abcdef0123456789abcdef";
   virtual bool RequireMfa() const { return true; }
+  virtual std::int64_t LoginPerMinute() const { return 0; }
+  virtual int TrustedProxyHops() const { return 0; }
   // For fixtures that wire more into the gate (bearer issuers, IAP) before requests arrive.
   virtual void BeforeStart() {}
 
@@ -238,6 +241,7 @@ class IdentityFixture : public ::testing::Test {
     http::ServerOptions options;
     options.read_timeout = 5s;
     options.write_timeout = 5s;
+    options.trusted_proxy_hops = TrustedProxyHops();
     server_ = std::make_unique<http::Server>(ioc_, options, router_, log_.Get(), *http_metrics_);
     port_ = server_->Listen("127.0.0.1", 0);
     base_ = "http://127.0.0.1:" + std::to_string(port_);
@@ -254,8 +258,10 @@ class IdentityFixture : public ::testing::Test {
     AuthApiOptions auth_options;
     auth_options.default_role = auth::Role::kDeveloper;
     auth_options.first_user_admin = true;
+    auth_options.login_per_minute = LoginPerMinute();
     auth_api_ = std::make_unique<AuthApi>(*gate_, *oidc_, *sessions_, *users_, *audit_,
                                           auth_options, clock_);
+    auth_api_->UseLimiter(login_limiter_);
     model_router_ =
         std::make_unique<gateway::ModelRouter>(cfg_.routing, *catalog_, registry_, clock_);
     response_cache_ =
@@ -360,6 +366,7 @@ class IdentityFixture : public ::testing::Test {
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<OidcProviderProcess> provider_;
   std::unique_ptr<identity::OidcClient> oidc_;
+  limits::MemoryLimiter login_limiter_;
   std::unique_ptr<AuthApi> auth_api_;
   std::unique_ptr<OpenAiApi> openai_;
   std::unique_ptr<KeysApi> keys_api_;

@@ -422,5 +422,56 @@ TEST_F(IdentityTest, RevocationReachesAnotherReplicaWithinTheCacheTtl) {
   EXPECT_FALSE(Run(replica_b.Authenticate("Bearer " + key))) << "bounded by the cache TTL";
 }
 
+// Behind one trusted proxy, with at most 3 logins per client address and minute.
+class LoginLimitTest : public IdentityFixture {
+ protected:
+  std::int64_t LoginPerMinute() const override { return 3; }
+  int TrustedProxyHops() const override { return 1; }
+  HttpResult Start(Browser& b, const std::string& forwarded_for) {
+    return b.Request("GET", base_ + "/auth/login", "",
+                     "X-Forwarded-For: " + forwarded_for + "\r\n");
+  }
+};
+
+TEST_F(LoginLimitTest, LoginsPerClientAddressAreLimited) {
+  Browser b;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Start(b, "203.0.113.7").status, 302U) << i;
+  auto refused = Start(b, "203.0.113.7");
+  ASSERT_EQ(refused.status, 429U) << refused.body;
+  EXPECT_EQ(refused.Json().at("error").at("code").as_string(), "too_many_logins");
+  EXPECT_EQ(Start(b, "203.0.113.8").status, 302U) << "another address has its own budget";
+  // What the client writes left of the proxy's entry changes nothing.
+  EXPECT_EQ(Start(b, "198.51.100.1, 203.0.113.7").status, 429U);
+  EXPECT_EQ(Start(b, "garbage").status, 302U) << "an unreadable entry counts as the proxy";
+  clock_.Advance(61s);
+  EXPECT_EQ(Start(b, "203.0.113.7").status, 302U) << "the minute has passed";
+}
+
+TEST_F(LoginLimitTest, TheRefusalSaysWhenToRetry) {
+  Browser b;
+  for (int i = 0; i < 3; ++i) Start(b, "203.0.113.9");
+  testing::Client c(port_);
+  c.Send("GET /auth/login HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n");
+  auto res = c.MustRead();
+  ASSERT_EQ(res.result_int(), 429U);
+  const int retry = std::stoi(std::string(res[http::Field::retry_after]));
+  EXPECT_GE(retry, 1);
+  EXPECT_LE(retry, 61);
+  EXPECT_EQ(res[http::Field::cache_control], "no-store");
+}
+
+TEST_F(LoginLimitTest, TheAuditLogNamesTheClientBehindTheProxy) {
+  Browser b;
+  auto r = b.Request("GET", base_ + "/auth/callback?state=forged&code=x", "",
+                     "X-Forwarded-For: 198.51.100.1, 203.0.113.20\r\n");
+  EXPECT_EQ(r.status, 401U);
+  identity::AuditFilter failed_logins;
+  failed_logins.action = "login";
+  failed_logins.outcome = "failure";
+  auto rows = Run(audit_->Query(failed_logins));
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.front().event.ip, "203.0.113.20");
+}
+
 }  // namespace
 }  // namespace bro::api
