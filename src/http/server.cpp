@@ -272,7 +272,7 @@ void Session::AccessLog(const Request& req, std::string_view route, unsigned sta
   http_request["status"] = status;
   http_request["responseSize"] = std::to_string(bytes);
   http_request["userAgent"] = std::string(req[Field::user_agent].substr(0, 512));
-  http_request["remoteIp"] = remote_.address().to_string();
+  http_request["remoteIp"] = ex != nullptr ? ex->ClientIp() : remote_.address().to_string();
   http_request["latency"] = FormatLatency(elapsed);
   http_request["protocol"] = req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
   boost::json::object fields;

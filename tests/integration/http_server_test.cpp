@@ -178,6 +178,8 @@ class HttpServerTest : public ::testing::TestWithParam<Mode> {
            [](Exchange& ex) -> Task<Response> { co_return Text(ex, std::string(ex.Path())); }});
     r.Add({Verb::get, "/trace", "/trace",
            [](Exchange& ex) -> Task<Response> { co_return Text(ex, ex.TraceId()); }});
+    r.Add({Verb::get, "/client-ip", "/client-ip",
+           [](Exchange& ex) -> Task<Response> { co_return Text(ex, ex.ClientIp()); }});
     r.Add({Verb::get, "/throw", "/throw", [](Exchange&) -> Task<Response> {
              throw std::runtime_error("secret-detail-xyz");
              co_return Response{};
@@ -654,6 +656,30 @@ TEST_P(HttpServerTest, MaxConnectionsIsEnforced) {
   Client fourth(Port());
   fourth.Send(Get("/ok"));
   EXPECT_EQ(fourth.MustRead().result(), Status::ok) << "a freed slot is usable again";
+}
+
+// The client behind one trusted proxy is what that proxy appended to X-Forwarded-For (every
+// header of that name counts, in order); without trusted hops the header is ignored.
+TEST_P(HttpServerTest, ClientIpTrustsOnlyTheConfiguredProxies) {
+  auto o = Defaults();
+  o.trusted_proxy_hops = 1;
+  Start(o);
+  auto ip = [&](const std::string& headers) {
+    Client c(Port());
+    c.Send(Get("/client-ip", headers));
+    return c.MustRead().body();
+  };
+  EXPECT_EQ(ip(""), "127.0.0.1");
+  EXPECT_EQ(ip("X-Forwarded-For: 203.0.113.7\r\n"), "203.0.113.7");
+  EXPECT_EQ(ip("X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 203.0.113.8\r\n"), "203.0.113.8");
+  EXPECT_EQ(ip("X-Forwarded-For: 1.1.1.1, not-an-address\r\n"), "127.0.0.1");
+}
+
+TEST_P(HttpServerTest, ClientIpIsThePeerWithoutTrustedProxies) {
+  Start();
+  Client c(Port());
+  c.Send(Get("/client-ip", "X-Forwarded-For: 203.0.113.7\r\n"));
+  EXPECT_EQ(c.MustRead().body(), "127.0.0.1");
 }
 
 TEST_P(HttpServerTest, ValidTraceparentIsPropagated) {
