@@ -1,5 +1,7 @@
 #include "api/auth_api.hpp"
 
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <boost/json/serialize.hpp>
 #include <optional>
 
@@ -47,13 +49,24 @@ json::object LoginDetails(const std::vector<std::string>& amr, bool mfa, auth::R
   return {{"amr", Strings(amr)}, {"mfa", mfa}, {"role", auth::RoleName(role)}};
 }
 
+// Whom a login attempt is counted for: its client address, IPv6 clients per /64 (the usual
+// allocation to one subscriber), so that one client cannot spread over its addresses.
+std::string LoginSubject(const std::string& ip) {
+  boost::system::error_code ec;
+  const auto a = boost::asio::ip::make_address(ip, ec);
+  if (ec || !a.is_v6() || a.to_v6().is_v4_mapped()) return "login:" + ip;
+  auto bytes = a.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return "login:" + boost::asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
 // Built outside the coroutine: GCC 12 mishandles braced temporaries in coroutine bodies.
 limits::ReserveRequest LoginAttempt(const http::Exchange& ex, std::int64_t per_minute,
                                     const common::Clock& clock) {
   limits::ReserveRequest r;
   r.id = common::RandomHex(8);
   limits::Subject subject;
-  subject.id = "login:" + ex.ClientIp();
+  subject.id = LoginSubject(ex.ClientIp());
   subject.policy.requests_per_minute = per_minute;
   r.subjects.push_back(std::move(subject));
   r.now_ms =

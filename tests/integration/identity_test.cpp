@@ -447,6 +447,15 @@ TEST_F(LoginLimitTest, LoginsPerClientAddressAreLimited) {
   EXPECT_EQ(Start(b, "203.0.113.7").status, 302U) << "the minute has passed";
 }
 
+TEST_F(LoginLimitTest, IpV6ClientsAreCountedPerSlash64) {
+  Browser b;
+  for (const char* a : {"2001:db8::1", "2001:db8::2", "2001:db8::ffff:3"}) {
+    EXPECT_EQ(Start(b, a).status, 302U) << a;
+  }
+  EXPECT_EQ(Start(b, "2001:db8::4").status, 429U) << "the same /64";
+  EXPECT_EQ(Start(b, "2001:db8:0:1::1").status, 302U) << "the next /64";
+}
+
 TEST_F(LoginLimitTest, TheRefusalSaysWhenToRetry) {
   Browser b;
   for (int i = 0; i < 3; ++i) Start(b, "203.0.113.9");
