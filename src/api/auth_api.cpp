@@ -69,8 +69,7 @@ limits::ReserveRequest LoginAttempt(const http::Exchange& ex, std::int64_t per_m
   subject.id = LoginSubject(ex.ClientIp());
   subject.policy.requests_per_minute = per_minute;
   r.subjects.push_back(std::move(subject));
-  r.now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch()).count();
+  r.now_ms = clock.NowMs();
   return r;
 }
 

@@ -12,11 +12,6 @@ namespace {
 
 constexpr std::int64_t kMaxChoices = 128;
 
-std::int64_t NowMs(const common::Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch())
-      .count();
-}
-
 std::optional<std::int64_t> PositiveInt(const boost::json::object& o, std::string_view name) {
   const auto* v = o.if_contains(name);
   if (v == nullptr) return std::nullopt;
@@ -271,12 +266,12 @@ observability::Counter& Governor::Decisions(std::string_view decision, std::stri
 }
 
 bool Governor::BackendAvailable() {
-  return !degraded_.load() || NowMs(clock_) >= retry_at_ms_.load();
+  return !degraded_.load() || clock_.NowMs() >= retry_at_ms_.load();
 }
 
 void Governor::BackendFailed(const std::exception& e) {
   backend_errors_.Inc();
-  retry_at_ms_ = NowMs(clock_) + cfg_.retry_interval.count();
+  retry_at_ms_ = clock_.NowMs() + cfg_.retry_interval.count();
   if (!degraded_.exchange(true)) {
     degraded_gauge_.Set(1);
     log_.Error("limits backend unavailable: failing " + cfg_.failure_mode,
@@ -328,7 +323,7 @@ Task<void> Governor::AdmitTokens(Admission& a, const auth::Principal& principal,
   r.subjects = subjects;
   r.tokens = prompt + completion;
   r.cost_nanos = CostNanos(a.price_, prompt, completion);
-  r.now_ms = NowMs(clock_);
+  r.now_ms = clock_.NowMs();
   r.lease = cfg_.lease;
 
   a.settlement_.id = r.id;
@@ -384,7 +379,7 @@ Task<std::int64_t> Governor::Settle(Admission& a, gateway::Usage used, std::opti
   Settlement s = std::move(a.settlement_);
   s.tokens = used.prompt_tokens + used.completion_tokens;
   s.cost_nanos = cost;
-  s.now_ms = NowMs(clock_);
+  s.now_ms = clock_.NowMs();
   // While the backend is down the reservation stays charged at its worst case (budgets are
   // never overspent) and its concurrency slot expires with its lease. The answer does not wait
   // for the settlement: it is queued before the answer leaves, so every later call of this
@@ -430,7 +425,7 @@ Task<void> Governor::AddHeaders(const auth::Principal& principal, http::Response
   Admission a;
   bool ok = true;
   try {
-    a.decision_ = co_await limiter_.Peek(std::move(subjects), NowMs(clock_));
+    a.decision_ = co_await limiter_.Peek(std::move(subjects), clock_.NowMs());
   } catch (const common::InfrastructureError& e) {
     BackendFailed(e);
     ok = false;
