@@ -51,10 +51,8 @@ json::object LoginDetails(const std::vector<std::string>& amr, bool mfa, auth::R
 
 // Whom a login attempt is counted for: its client address, IPv6 clients per /64 (the usual
 // allocation to one subscriber), so that one client cannot spread over its addresses.
-std::string LoginSubject(const std::string& ip) {
-  boost::system::error_code ec;
-  const auto a = boost::asio::ip::make_address(ip, ec);
-  if (ec || !a.is_v6() || a.to_v6().is_v4_mapped()) return "login:" + ip;
+std::string LoginSubject(const boost::asio::ip::address& a) {
+  if (!a.is_v6() || a.to_v6().is_v4_mapped()) return "login:" + a.to_string();
   auto bytes = a.to_v6().to_bytes();
   std::fill(bytes.begin() + 8, bytes.end(), 0);
   return "login:" + boost::asio::ip::address_v6(bytes).to_string() + "/64";
@@ -66,7 +64,7 @@ limits::ReserveRequest LoginAttempt(const http::Exchange& ex, std::int64_t per_m
   limits::ReserveRequest r;
   r.id = common::RandomHex(8);
   limits::Subject subject;
-  subject.id = LoginSubject(ex.ClientIp());
+  subject.id = LoginSubject(ex.ClientAddress());
   subject.policy.requests_per_minute = per_minute;
   r.subjects.push_back(std::move(subject));
   r.now_ms = clock.NowMs();

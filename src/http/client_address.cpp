@@ -29,8 +29,9 @@ std::optional<boost::asio::ip::address> ParseAddress(std::string_view s) {
 
 }  // namespace
 
-std::string ClientAddress(std::string_view forwarded_for, const boost::asio::ip::address& peer,
-                          int trusted_hops) {
+boost::asio::ip::address ClientBehindProxies(std::string_view forwarded_for,
+                                             const boost::asio::ip::address& peer,
+                                             int trusted_hops) {
   auto vouched = peer;
   // Right to left: each trusted hop vouches for the entry it appended, the one left of it.
   std::string_view rest = forwarded_for;
@@ -42,7 +43,7 @@ std::string ClientAddress(std::string_view forwarded_for, const boost::asio::ip:
     if (!address) break;
     vouched = *address;
   }
-  return vouched.to_string();
+  return vouched;
 }
 
 }  // namespace bro::http

@@ -20,7 +20,8 @@
 namespace bro::http {
 
 // `forwarded_for`: every X-Forwarded-For header of the request joined with ','.
-std::string ClientAddress(std::string_view forwarded_for, const boost::asio::ip::address& peer,
-                          int trusted_hops);
+boost::asio::ip::address ClientBehindProxies(std::string_view forwarded_for,
+                                             const boost::asio::ip::address& peer,
+                                             int trusted_hops);
 
 }  // namespace bro::http

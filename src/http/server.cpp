@@ -131,16 +131,16 @@ std::string Exchange::RemoteIp() const {
   return session_.remote_.address().to_string();
 }
 
-std::string Exchange::ClientIp() const {
+boost::asio::ip::address Exchange::ClientAddress() const {
   const int hops = session_.server_.options_.trusted_proxy_hops;
-  if (hops <= 0) return RemoteIp();
+  if (hops <= 0) return session_.remote_.address();
   std::string forwarded;
   auto [first, last] = request_.equal_range("X-Forwarded-For");
   for (auto it = first; it != last; ++it) {
     if (!forwarded.empty()) forwarded += ',';
     forwarded.append(it->value());
   }
-  return ClientAddress(forwarded, session_.remote_.address(), hops);
+  return ClientBehindProxies(forwarded, session_.remote_.address(), hops);
 }
 
 Task<bool> Exchange::StartStream(Response head) {

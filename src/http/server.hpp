@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -51,7 +52,8 @@ class Exchange {
   std::string RemoteIp() const;  // the socket's peer
   // The client's address: the peer, or behind trusted proxies what they vouch for in
   // X-Forwarded-For (http/client_address.hpp).
-  std::string ClientIp() const;
+  boost::asio::ip::address ClientAddress() const;
+  std::string ClientIp() const { return ClientAddress().to_string(); }
 
   // Streaming: send the head with chunked transfer encoding, then chunks.
   // WriteChunk returns false when the client is gone (the stream must stop).

@@ -11,6 +11,11 @@ namespace {
 
 const auto kPeer = boost::asio::ip::make_address("10.0.0.9");
 
+std::string ClientAddress(std::string_view forwarded_for, const boost::asio::ip::address& peer,
+                          int trusted_hops) {
+  return ClientBehindProxies(forwarded_for, peer, trusted_hops).to_string();
+}
+
 TEST(ClientAddress, WithoutTrustedHopsThePeerIsTheClient) {
   EXPECT_EQ(ClientAddress("", kPeer, 0), "10.0.0.9");
   EXPECT_EQ(ClientAddress("203.0.113.7", kPeer, 0), "10.0.0.9") << "a client may send anything";
