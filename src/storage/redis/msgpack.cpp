@@ -17,24 +17,27 @@ void MsgpackWriter::Tagged(std::uint8_t tag, std::uint64_t v, int bytes) {
   BigEndian(v, bytes);
 }
 
+void MsgpackWriter::Sized(std::uint64_t n, std::initializer_list<std::uint8_t> tags) {
+  int bytes = 1;
+  for (const auto tag : tags) {
+    if (bytes == 8 || n >> (8 * bytes) == 0) {
+      Tagged(tag, n, bytes);
+      return;
+    }
+    bytes *= 2;
+  }
+  throw std::length_error("msgpack: value too large for its type");
+}
+
 void MsgpackWriter::Int(std::int64_t v) {
+  const auto u = static_cast<std::uint64_t>(v);  // two's complement, as the format stores it
   if (v >= 0) {
-    const auto u = static_cast<std::uint64_t>(v);
     if (u <= 0x7f) {
       Byte(static_cast<std::uint8_t>(u));  // positive fixint
-    } else if (u <= 0xff) {
-      Tagged(0xcc, u, 1);
-    } else if (u <= 0xffff) {
-      Tagged(0xcd, u, 2);
-    } else if (u <= 0xffffffff) {
-      Tagged(0xce, u, 4);
     } else {
-      Tagged(0xcf, u, 8);
+      Sized(u, {0xcc, 0xcd, 0xce, 0xcf});  // uint 8/16/32/64
     }
-    return;
-  }
-  const auto u = static_cast<std::uint64_t>(v);  // two's complement, as the format stores it
-  if (v >= -32) {
+  } else if (v >= -32) {
     Byte(static_cast<std::uint8_t>(u));  // negative fixint (0xe0..0xff)
   } else if (v >= std::numeric_limits<std::int8_t>::min()) {
     Tagged(0xd0, u, 1);
@@ -48,17 +51,10 @@ void MsgpackWriter::Int(std::int64_t v) {
 }
 
 void MsgpackWriter::Str(std::string_view s) {
-  const auto n = s.size();
-  if (n <= 31) {
-    Byte(static_cast<std::uint8_t>(0xa0 | n));
-  } else if (n <= 0xff) {
-    Tagged(0xd9, n, 1);
-  } else if (n <= 0xffff) {
-    Tagged(0xda, n, 2);
-  } else if (n <= 0xffffffff) {
-    Tagged(0xdb, n, 4);
+  if (s.size() <= 31) {
+    Byte(static_cast<std::uint8_t>(0xa0 | s.size()));  // fixstr
   } else {
-    throw std::length_error("msgpack: string longer than 4 GiB");
+    Sized(s.size(), {0xd9, 0xda, 0xdb});  // str 8/16/32; longer strings throw length_error
   }
   out_.append(s);
 }

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,8 @@ class MsgpackWriter {
   void Byte(std::uint8_t b) { out_.push_back(static_cast<char>(b)); }
   void BigEndian(std::uint64_t v, int bytes);
   void Tagged(std::uint8_t tag, std::uint64_t v, int bytes);  // a type byte, then v
+  // n in the first of the 1-, 2-, 4- and 8-byte forms `tags` names that holds it.
+  void Sized(std::uint64_t n, std::initializer_list<std::uint8_t> tags);
 
   std::string out_;
 };
