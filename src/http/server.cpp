@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,6 +23,7 @@
 #include "common/errors.hpp"
 #include "common/random.hpp"
 #include "http/client_address.hpp"
+#include "http/request_framing.hpp"
 
 namespace bro::http {
 namespace {
@@ -62,7 +64,13 @@ std::string FormatLatency(Clock::duration d) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+  // The read buffer is capped: a head must fit in the header limit, and chunk-size lines and
+  // trailers (which Beast keeps whole in the buffer until they end) in a little more. Bodies do
+  // not accumulate here: the parser moves them into the request as they arrive.
+  Session(Server& server, tcp::socket socket)
+      : server_(server),
+        stream_(std::move(socket)),
+        buffer_(server.options_.max_header_bytes + kChunkMetadataSlack) {
     boost::system::error_code ec;
     remote_ = stream_.socket().remote_endpoint(ec);
     stream_.socket().set_option(tcp::no_delay(true), ec);
@@ -82,6 +90,16 @@ class Session : public std::enable_shared_from_this<Session> {
   friend class Exchange;
   friend class Server;
   Task<bool> Write(Response& res);
+  // Reads until the buffer holds a whole head (or the header limit is reached); the end offset,
+  // or 0 after an answer was sent or the connection failed.
+  Task<std::size_t> ReadHead();
+  // Reads the rest of the body into `parser`, counting the bytes on the wire: chunk metadata
+  // may not cost more than the body limit itself. False after an answer was sent.
+  Task<bool> ReadBody(beast::http::request_parser<beast::http::string_body>& parser,
+                      std::size_t limit);
+  asio::mutable_buffer Prepare(std::size_t wanted) {
+    return buffer_.prepare(std::min(wanted, buffer_.max_size() - buffer_.size()));
+  }
   Task<void> RejectAndClose(Status status, std::string code, std::string message,
                             const char* reason);
   void AccessLog(const Request& req, std::string_view route, unsigned status, std::size_t bytes,
@@ -247,8 +265,7 @@ Task<void> Session::RejectAndClose(Status status, std::string code, std::string 
   stream_.expires_after(std::chrono::seconds(1));
   while (drained < kMaxDrainBytes) {
     buffer_.clear();
-    auto [rec, n] =
-        co_await stream_.async_read_some(buffer_.prepare(16384), as_tuple(use_awaitable));
+    auto [rec, n] = co_await stream_.async_read_some(Prepare(16384), as_tuple(use_awaitable));
     if (rec) break;
     drained += n;
   }
@@ -286,6 +303,101 @@ void Session::AccessLog(const Request& req, std::string_view route, unsigned sta
   log.Info("request", std::move(fields));
 }
 
+Task<std::size_t> Session::ReadHead() {
+  const auto& opt = server_.options_;
+  for (;;) {
+    const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    if (const auto end = FindHeadEnd(data); end != std::string_view::npos) {
+      if (end <= opt.max_header_bytes) co_return end;
+      break;
+    }
+    if (data.size() >= opt.max_header_bytes) break;
+    // Not a whole head yet. Garbage (a TLS hello, a bad request line) is answered at once rather
+    // than after the read timeout: the parser below meets the same error on these bytes.
+    if (!data.empty()) {
+      beast::http::request_parser<beast::http::empty_body> probe;
+      probe.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+      boost::system::error_code pec;
+      probe.put(buffer_.data(), pec);
+      if (pec && pec != beast::http::error::need_more) co_return data.size();
+    }
+    auto [ec, n] = co_await stream_.async_read_some(Prepare(8192), as_tuple(use_awaitable));
+    if (ec == asio::error::operation_aborted && read_expired_) {
+      co_await RejectAndClose(Status::request_timeout, "request_timeout",
+                              "The request was not received in time.", "read_timeout");
+      co_return 0;
+    }
+    if (ec) co_return 0;
+    buffer_.commit(n);
+  }
+  co_await RejectAndClose(Status::request_header_fields_too_large,
+                          "request_header_fields_too_large", "Request header fields too large.",
+                          "header_too_large");
+  co_return 0;
+}
+
+Task<bool> Session::ReadBody(beast::http::request_parser<beast::http::string_body>& parser,
+                             std::size_t limit) {
+  // Trailer fields would be merged into the head the checks above have passed (Beast adds them
+  // to the message): they are dropped instead (RFC 9110 §6.5.1 lets a recipient discard them).
+  std::vector<const void*> head_fields;
+  if (parser.chunked()) {
+    for (const auto& f : parser.get()) head_fields.push_back(&f);
+    std::sort(head_fields.begin(), head_fields.end());
+    // The parser keeps a reference: a static, stateless callback outlives it.
+    static auto check_extensions = [](std::uint64_t, std::string_view extensions,
+                                      boost::system::error_code& ec) {
+      if (extensions.size() > kMaxChunkExtensionBytes) ec = beast::http::error::bad_chunk_extension;
+    };
+    parser.on_chunk_header(check_extensions);
+  }
+  const std::size_t wire_budget = 2 * limit + 16 * kChunkMetadataSlack;
+  std::size_t wire = 0;
+  const char* refusal = nullptr;
+  while (!parser.is_done()) {
+    auto [ec, n] =
+        co_await beast::http::async_read_some(stream_, buffer_, parser, as_tuple(use_awaitable));
+    wire += n;
+    if (ec == asio::error::operation_aborted && read_expired_) ec = beast::error::timeout;
+    if (ec == beast::http::error::body_limit) {
+      co_await RejectAndClose(Status::payload_too_large, "request_too_large",
+                              "Request body larger than " + std::to_string(limit) + " bytes.",
+                              "body_too_large");
+      co_return false;
+    }
+    if (ec == beast::error::timeout) {
+      co_await RejectAndClose(Status::request_timeout, "request_timeout",
+                              "The request body was not received in time.", "read_timeout");
+      co_return false;
+    }
+    if (ec == beast::http::error::buffer_overflow) {
+      refusal = "A chunk-size line or the trailer section is too long.";
+    } else if (ec == beast::http::error::bad_chunk_extension) {
+      refusal = "Malformed or oversized chunk extension.";
+    } else if (ec == beast::http::error::bad_chunk) {
+      refusal = "Malformed chunked encoding.";
+    } else if (!ec && wire > wire_budget) {
+      refusal = "Chunked framing overhead exceeds the request size limit.";
+    } else if (ec) {
+      co_return false;  // the client left or the connection failed
+    }
+    if (refusal != nullptr) break;
+  }
+  if (refusal != nullptr) {
+    co_await RejectAndClose(Status::bad_request, "bad_request", refusal, "bad_chunk_metadata");
+    co_return false;
+  }
+  if (!head_fields.empty()) {
+    auto& fields = parser.get();
+    for (auto it = fields.begin(); it != fields.end();) {
+      const void* f = &*it;
+      it = std::binary_search(head_fields.begin(), head_fields.end(), f) ? std::next(it)
+                                                                         : fields.erase(it);
+    }
+  }
+  co_return true;
+}
+
 Task<void> Session::Run() {
   auto self = shared_from_this();
   const auto& opt = server_.options_;
@@ -294,20 +406,26 @@ Task<void> Session::Run() {
     if (server_.Draining()) break;
     if (buffer_.size() == 0) {
       stream_.expires_after(opt.idle_timeout);
-      auto [ec, n] =
-          co_await stream_.async_read_some(buffer_.prepare(8192), as_tuple(use_awaitable));
+      auto [ec, n] = co_await stream_.async_read_some(Prepare(8192), as_tuple(use_awaitable));
       if (ec) break;  // idle timeout, peer closed, or closed by drain
       buffer_.commit(n);
     }
     idle_ = false;
     const auto start = Clock::now();
 
+    ArmReadDeadline(start + opt.read_timeout);
+    const std::size_t head_end = co_await ReadHead();
+    if (head_end == 0) break;
+    if (auto e = CheckRawHead({static_cast<const char*>(buffer_.data().data()), head_end})) {
+      co_await RejectAndClose(e->status, e->code, e->message, e->reason);
+      break;
+    }
     beast::http::request_parser<beast::http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
     // The body limit depends on the route, known only after the head: Beast would otherwise
     // refuse a large Content-Length while reading the head itself.
     parser.body_limit(boost::none);
-    ArmReadDeadline(start + opt.read_timeout);
+    // The whole head is buffered: this parses it without reading.
     auto [hec, hn] =
         co_await beast::http::async_read_header(stream_, buffer_, parser, as_tuple(use_awaitable));
     if (hec == asio::error::operation_aborted && read_expired_) hec = beast::error::timeout;
@@ -327,9 +445,12 @@ Task<void> Session::Run() {
       break;
     }
     if (hec) {
-      DisarmReadDeadline();
       co_await RejectAndClose(Status::bad_request, "bad_request", "Malformed HTTP request.",
                               "bad_request");
+      break;
+    }
+    if (auto e = CheckFraming(parser.get())) {
+      co_await RejectAndClose(e->status, e->code, e->message, e->reason);
       break;
     }
 
@@ -356,21 +477,7 @@ Task<void> Session::Run() {
         if (cec) break;
         stream_.expires_never();
       }
-      auto [bec, bn] =
-          co_await beast::http::async_read(stream_, buffer_, parser, as_tuple(use_awaitable));
-      if (bec == asio::error::operation_aborted && read_expired_) bec = beast::error::timeout;
-      if (bec == beast::http::error::body_limit) {
-        co_await RejectAndClose(Status::payload_too_large, "request_too_large",
-                                "Request body larger than " + std::to_string(limit) + " bytes.",
-                                "body_too_large");
-        break;
-      }
-      if (bec == beast::error::timeout) {
-        co_await RejectAndClose(Status::request_timeout, "request_timeout",
-                                "The request body was not received in time.", "read_timeout");
-        break;
-      }
-      if (bec) break;
+      if (!co_await ReadBody(parser, limit)) break;
     }
 
     DisarmReadDeadline();

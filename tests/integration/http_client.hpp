@@ -2,6 +2,7 @@
 
 // A blocking HTTP/1.1 test client on a raw socket, for driving servers under test.
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -92,6 +93,21 @@ class Client {
       if (n == 0) return true;
       if (n < 0) return errno == ECONNRESET;
     }
+  }
+
+  // Sends `piece` again and again, as a client streaming an endless field would, until the
+  // server answers (or closes), or `max_bytes` went out. Returns the bytes sent.
+  std::size_t SendUntilAnswered(std::string_view piece, std::size_t max_bytes) {
+    std::size_t sent = 0;
+    while (sent < max_bytes) {
+      pollfd p{socket_.native_handle(), POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0) break;
+      boost::system::error_code ec;
+      boost::asio::write(socket_, boost::asio::buffer(piece), ec);
+      if (ec) break;
+      sent += piece.size();
+    }
+    return sent;
   }
 
   void Close() {

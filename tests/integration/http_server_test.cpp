@@ -27,6 +27,7 @@
 
 #include "common/errors.hpp"
 #include "http/io_pool.hpp"
+#include "http/request_framing.hpp"
 #include "http/server.hpp"
 #include "integration/http_client.hpp"
 #include "integration/support.hpp"
@@ -176,6 +177,12 @@ class HttpServerTest : public ::testing::TestWithParam<Mode> {
            [](Exchange& ex) -> Task<Response> { co_return Text(ex, "put"); }});
     r.Add({Verb::get, "/files/*", "/files/{name}",
            [](Exchange& ex) -> Task<Response> { co_return Text(ex, std::string(ex.Path())); }});
+    r.Add({Verb::post, "/trailer", "/trailer", [](Exchange& ex) -> Task<Response> {
+             const auto& req = ex.Req();
+             co_return Text(ex, std::string(req["X-Smuggled"]) + "|" +
+                                    std::to_string(req.count("X-Smuggled")) + "|" +
+                                    std::to_string(req.count("X-Other")));
+           }});
     r.Add({Verb::get, "/trace", "/trace",
            [](Exchange& ex) -> Task<Response> { co_return Text(ex, ex.TraceId()); }});
     r.Add({Verb::get, "/client-ip", "/client-ip",
@@ -757,6 +764,177 @@ TEST_P(HttpServerTest, RequestsAreCountedByRouteMethodAndCode) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, HttpServerTest, ::testing::Values(Mode::kStrands, Mode::kIoPool),
+                         [](const ::testing::TestParamInfo<Mode>& p) {
+                           return p.param == Mode::kStrands ? std::string("Strands")
+                                                            : std::string("IoPool");
+                         });
+
+}  // namespace
+}  // namespace bro::http
+
+namespace bro::http {
+namespace {
+
+// Request smuggling: a request whose framing a front end could read differently is refused and
+// its connection closed, so the bytes after it are never parsed as a request of their own.
+class HttpFramingTest : public HttpServerTest {
+ protected:
+  // Sends `head` + `rest` + a smuggled GET; expects `status` and a closed connection with no
+  // second answer.
+  void ExpectRefused(const std::string& head, const std::string& rest, Status status) {
+    Client c(Port());
+    c.Send(head + rest + "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto res = c.Read();
+    ASSERT_TRUE(res.has_value()) << "no answer to " << head;
+    EXPECT_EQ(res->result(), status) << head;
+    EXPECT_FALSE(res->keep_alive()) << head;
+    ErrorOf(*res);
+    EXPECT_TRUE(c.Closed()) << "the smuggled request must not be answered: " << head;
+  }
+};
+
+TEST_P(HttpFramingTest, TransferEncodingOtherThanFinalChunkedIs400) {
+  Start();
+  const std::string body = "5\r\nhello\r\n0\r\n\r\n";
+  for (const std::string te :
+       {"xchunked", "identity", "chunked, identity", "chunked;foo=bar", "chunked chunked", "",
+        "chunked, chunked", "\"chunked\"", "chunked\x0b", "chunked, gzip"}) {
+    ExpectRefused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + te + "\r\n\r\n", body,
+                  Status::bad_request);
+    ExpectRefused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + te +
+                      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n",
+                  body, Status::bad_request);
+  }
+}
+
+TEST_P(HttpFramingTest, UnknownCodingBeforeChunkedIs501) {
+  Start();
+  for (const std::string te : {"gzip, chunked", "deflate,chunked", "x-custom , chunked"}) {
+    ExpectRefused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + te + "\r\n\r\n",
+                  "5\r\nhello\r\n0\r\n\r\n", Status::not_implemented);
+  }
+}
+
+TEST_P(HttpFramingTest, AmbiguousHeadsAre400) {
+  Start();
+  const std::string body = "5\r\nhello\r\n0\r\n\r\n";
+  for (const std::string head : {
+           // Two Transfer-Encoding fields, or one with Content-Length in either order.
+           "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+           "chunked\r\n\r\n",
+           "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity\r\nTransfer-Encoding: "
+           "chunked\r\nContent-Length: 17\r\n\r\n",
+           "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\nTransfer-Encoding: "
+           "chunked\r\n\r\n",
+           "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\nContent-Length: "
+           "17\r\n\r\n",
+           // obs-fold, whitespace before the colon, a tab or vertical tab in the name.
+           "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:\r\n chunked\r\n\r\n",
+           "POST /echo HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\tTransfer-Encoding: chunked\r\n\r\n",
+           "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n",
+           "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding\t: chunked\r\n\r\n",
+           "POST /echo HTTP/1.1\r\nHost: t\r\n Transfer-Encoding: chunked\r\n\r\n",
+           // HTTP/1.0 has no transfer codings.
+           "POST /echo HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+       }) {
+    ExpectRefused(head, body, Status::bad_request);
+  }
+}
+
+TEST_P(HttpFramingTest, CaseVariantsOfChunkedFrameTheSameWay) {
+  Start();
+  for (const std::string te : {"chunked", "Chunked", "CHUNKED", " chunked ", "\tchunked"}) {
+    Client c(Port());
+    c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + te +
+           "\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + Get("/ok"));
+    auto first = c.MustRead();
+    EXPECT_EQ(first.result(), Status::ok) << te;
+    EXPECT_EQ(first.body(), "hello") << te;
+    auto second = c.MustRead();
+    EXPECT_EQ(second.body(), "ok") << "the next request is framed after the chunked body";
+  }
+}
+
+TEST_P(HttpFramingTest, HostRules) {
+  Start();
+  ExpectRefused("GET /ok HTTP/1.1\r\n\r\n", "", Status::bad_request);
+  ExpectRefused("GET /ok HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "", Status::bad_request);
+  ExpectRefused("GET /ok HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", "", Status::bad_request);
+  for (const std::string bad : {"a b", "a,b", "a@b", "a/b", "[::1", "a:80x", "a:1234567"}) {
+    ExpectRefused("GET /ok HTTP/1.1\r\nHost: " + bad + "\r\n\r\n", "", Status::bad_request);
+  }
+  ExpectRefused("GET http://other/ok HTTP/1.1\r\nHost: t\r\n\r\n", "", Status::bad_request);
+  for (const std::string good : {"example.com", "example.com:8080", "[::1]:80", "127.0.0.1", ""}) {
+    Client c(Port());
+    c.Send("GET /ok HTTP/1.1\r\nHost: " + good + "\r\n\r\n");
+    EXPECT_EQ(c.MustRead().result(), Status::ok) << good;
+  }
+  Client old(Port());
+  old.Send("GET /ok HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(old.MustRead().result(), Status::ok) << "HTTP/1.0 needs no Host";
+}
+
+TEST_P(HttpFramingTest, LongChunkExtensionIs400) {
+  Start();
+  ExpectRefused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "5;" + std::string(kMaxChunkExtensionBytes, 'e') + "\r\nhello\r\n0\r\n\r\n",
+                Status::bad_request);
+  // Within the bound, extensions are accepted (and ignored).
+  Client c(Port());
+  c.Send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n0\r\n"
+      "\r\n");
+  EXPECT_EQ(c.MustRead().body(), "hello");
+}
+
+// A chunk-size line or a trailer section that never ends used to be buffered without bound.
+TEST_P(HttpFramingTest, EndlessChunkMetadataIsCutOffEarly) {
+  Start();
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (const auto& [prefix, piece] : std::vector<std::pair<std::string, std::string>>{
+           {"5;", std::string(4096, 'e')},                     // an endless extension
+           {"00000", std::string(4096, '0')},                  // an endless chunk size
+           {"0\r\nX-T: ", std::string(4096, 't')},             // an endless trailer field
+           {"0\r\n", "X-T: " + std::string(58, 't') + "\r\n"}  // endless trailer fields
+       }) {
+    Client c(Port());
+    c.Send(head + prefix);
+    // Kernel buffers and the bounded drain after the answer take a few MiB; a server that
+    // buffers without bound never answers and this reaches 256 MiB.
+    const auto sent = c.SendUntilAnswered(piece, std::size_t{256} << 20);
+    EXPECT_LT(sent, std::size_t{32} << 20) << "the server must answer early: " << prefix;
+    auto res = c.Read();
+    ASSERT_TRUE(res.has_value()) << prefix;
+    EXPECT_EQ(res->result(), Status::bad_request) << prefix;
+    EXPECT_TRUE(c.Closed());
+  }
+}
+
+TEST_P(HttpFramingTest, ChunkOverheadBeyondTheBudgetIs400) {
+  Start();
+  // One byte of body per chunk behind a 200-byte extension: ~200 times the body on the wire.
+  Client c(Port());
+  c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+  const auto sent =
+      c.SendUntilAnswered("1;" + std::string(200, 'e') + "\r\nx\r\n", std::size_t{256} << 20);
+  EXPECT_LT(sent, std::size_t{32} << 20);
+  auto res = c.Read();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result(), Status::bad_request);
+}
+
+TEST_P(HttpFramingTest, TrailerFieldsDoNotReachTheHandler) {
+  Start();
+  Client c(Port());
+  c.Send(
+      "POST /trailer HTTP/1.1\r\nHost: t\r\nX-Smuggled: head\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n2\r\nhi\r\n0\r\nX-Smuggled: trailer\r\nX-Other: trailer\r\n\r\n");
+  auto res = c.MustRead();
+  EXPECT_EQ(res.result(), Status::ok);
+  EXPECT_EQ(res.body(), "head|1|0") << "trailers are dropped, the head's fields kept";
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, HttpFramingTest, ::testing::Values(Mode::kStrands, Mode::kIoPool),
                          [](const ::testing::TestParamInfo<Mode>& p) {
                            return p.param == Mode::kStrands ? std::string("Strands")
                                                             : std::string("IoPool");
