@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -149,6 +150,10 @@ int CreateKey(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything bro-ai writes (the SQLite files, the generated key secret) is for its own user
+  // alone. The storage code creates its files 0600 already; the umask also covers any file
+  // created on our behalf that we did not think of.
+  ::umask(077);
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

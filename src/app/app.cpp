@@ -1,6 +1,5 @@
 #include "app/app.hpp"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -17,7 +16,6 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -29,8 +27,8 @@
 #include "api/openai_api.hpp"
 #include "api/usage_api.hpp"
 #include "api/users_api.hpp"
+#include "app/key_secret.hpp"
 #include "auth/api_keys.hpp"
-#include "common/random.hpp"
 #include "gateway/catalog.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/response_cache.hpp"
@@ -70,10 +68,21 @@ T RunSync(asio::io_context& ioc, asio::awaitable<T> task) {
 }
 
 std::unique_ptr<storage::Database> OpenDatabase(const config::DatabaseConfig& cfg,
-                                                asio::any_io_executor ex) {
+                                                asio::any_io_executor ex,
+                                                observability::Logger& log) {
   if (cfg.url.starts_with("sqlite://")) {
-    return std::make_unique<storage::SqliteDatabase>(SqlitePath(cfg.url), cfg.max_connections,
-                                                     cfg.timeout);
+    auto db = std::make_unique<storage::SqliteDatabase>(SqlitePath(cfg.url), cfg.max_connections,
+                                                        cfg.timeout);
+    if (auto mode = db->SharedDirectoryMode()) {
+      char octal[8];
+      std::snprintf(octal, sizeof octal, "%04o", *mode);
+      const auto dir = std::filesystem::path(SqlitePath(cfg.url)).parent_path();
+      log.Warning(
+          "the database directory is open to other users; it holds API-key hashes, users and "
+          "usage (chmod 700 it)",
+          {{"directory", dir.empty() ? "." : dir.string()}, {"mode", octal}});
+    }
+    return db;
   }
   return std::make_unique<storage::PostgresDatabase>(std::move(ex), cfg.url, cfg.max_connections,
                                                      cfg.timeout);
@@ -92,22 +101,10 @@ std::unique_ptr<storage::redis::RedisClient> OpenRedis(const config::RedisConfig
 std::string ResolveKeySecret(const config::Config& cfg) {
   if (!cfg.auth.key_secret.empty()) return cfg.auth.key_secret;
   auto db_path = std::filesystem::path(SqlitePath(cfg.database.url));
-  auto path = (db_path.has_parent_path() ? db_path.parent_path() : std::filesystem::path(".")) /
-              "key_secret";
-  std::ifstream in(path);
-  std::string secret;
-  if (in && std::getline(in, secret) && secret.size() >= 32) return secret;
-  std::filesystem::create_directories(path.parent_path());
-  secret = common::HexEncode(common::SecureRandomBytes(32));
-  const std::string tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << secret << '\n';
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-  }
-  ::chmod(tmp.c_str(), 0600);
-  std::filesystem::rename(tmp, path);
-  return secret;
+  // The directory exists: the database, opened first, made it.
+  return LoadOrCreateKeySecret(
+      (db_path.has_parent_path() ? db_path.parent_path() : std::filesystem::path(".")) /
+      "key_secret");
 }
 
 storage::Task<void> MigrateTask(storage::Database& db, observability::Logger& log) {
@@ -154,7 +151,7 @@ App::App(config::Config cfg, observability::Logger& log) : cfg_(std::move(cfg)),
 
 int App::Migrate() {
   asio::io_context ioc;
-  auto db = OpenDatabase(cfg_.database, ioc.get_executor());
+  auto db = OpenDatabase(cfg_.database, ioc.get_executor(), log_);
   RunSync(ioc, MigrateTask(*db, log_));
   return 0;
 }
@@ -171,7 +168,7 @@ int App::CreateKey(const KeyRequest& request) {
     return 2;
   }
   asio::io_context ioc;
-  auto db = OpenDatabase(cfg_.database, ioc.get_executor());
+  auto db = OpenDatabase(cfg_.database, ioc.get_executor(), log_);
   auth::KeyRepository repo(*db);
   auth::KeyHasher hasher(ResolveKeySecret(cfg_));
   auto key = RunSync(ioc, [&]() -> storage::Task<auth::NewKey> {
@@ -194,7 +191,7 @@ int App::Serve(const std::string& role) {
                           : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   http::IoPool io(threads);
   auto& ioc = io.Main();
-  auto db = OpenDatabase(cfg_.database, ioc.get_executor());
+  auto db = OpenDatabase(cfg_.database, ioc.get_executor(), log_);
   if (cfg_.database.migrate_on_start) RunSync(ioc, MigrateTask(*db, log_));
 
   common::SystemClock clock;

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/utf8.hpp"
+
 namespace bro::observability {
 namespace {
 
@@ -99,6 +101,11 @@ void Logger::Log(Severity s, std::string_view message, boost::json::object field
                                      : boost::json::serialize(kv.value());
     }
   }
+  // Cloud Logging drops a line that is not UTF-8, and user agents and URL paths are whatever
+  // the client sent. boost::json copies string bytes verbatim, so the line is repaired as a
+  // whole: that covers the message, keys and nested values alike, and cannot touch the JSON
+  // structure, because ill-formed bytes are all >= 0x80 and every string is delimited by ASCII.
+  common::RepairUtf8(line);
   line += '\n';
   Append(line);
 }

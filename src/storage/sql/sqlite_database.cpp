@@ -1,10 +1,15 @@
 #include "storage/sql/sqlite_database.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <unordered_map>
 
@@ -14,6 +19,30 @@ namespace {
 [[noreturn]] void Throw(sqlite3* db, std::string_view what) {
   throw DatabaseError(std::string(what) + ": " +
                       (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+[[noreturn]] void ThrowErrno(std::string_view what, const std::filesystem::path& path) {
+  throw DatabaseError("sqlite: " + std::string(what) + " " + path.string() + ": " +
+                      std::strerror(errno));
+}
+
+// Creates `dir` and its missing parents 0700, parents first; returns whether `dir` was made.
+// mkdir rather than std::filesystem::create_directories, whose 0777 & ~umask is usually 0755.
+bool CreatePrivateDirectories(const std::filesystem::path& dir) {
+  if (dir.empty() || std::filesystem::is_directory(dir)) return false;
+  if (auto parent = dir.parent_path(); parent != dir) CreatePrivateDirectories(parent);
+  if (::mkdir(dir.c_str(), 0700) == 0) return true;
+  if (errno == EEXIST && std::filesystem::is_directory(dir)) return false;
+  ThrowErrno("cannot create directory", dir);
+}
+
+// SQLite creates a new database file 0644 & ~umask and gives its -wal and -shm files the mode of
+// the database file, whatever the umask. Creating the file 0600 first makes all three private; an
+// existing file keeps the mode its operator gave it.
+void CreatePrivateFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) ThrowErrno("cannot create", path);
+  ::close(fd);
 }
 
 }  // namespace
@@ -115,8 +144,17 @@ struct SqliteDatabase::Connection {
 
 SqliteDatabase::SqliteDatabase(std::string path, int connections, std::chrono::milliseconds timeout)
     : path_(std::move(path)), timeout_(timeout), pool_(static_cast<std::size_t>(connections)) {
-  if (auto dir = std::filesystem::path(path_).parent_path(); !dir.empty())
-    std::filesystem::create_directories(dir);
+  // ":memory:" and "" are private in-memory and temporary databases, not file names.
+  if (path_ != ":memory:" && !path_.empty()) {
+    auto dir = std::filesystem::path(path_).parent_path();
+    if (dir.empty()) dir = ".";
+    struct stat st {};
+    if (!CreatePrivateDirectories(dir) && ::stat(dir.c_str(), &st) == 0 &&
+        (st.st_mode & 077) != 0) {
+      shared_directory_mode_ = static_cast<unsigned>(st.st_mode & 07777);
+    }
+    CreatePrivateFile(path_);
+  }
   for (int i = 0; i < connections; ++i) {
     auto c = std::make_unique<Connection>();
     if (sqlite3_open_v2(path_.c_str(), &c->db,
