@@ -110,13 +110,15 @@ http::Response Unauthorized(const http::Exchange& ex) {
 
 OpenAiApi::OpenAiApi(gateway::ModelCatalog& catalog, gateway::ModelRouter& router,
                      gateway::ResponseCache& cache, usage::UsageRecorder& usage,
-                     gateway::GatewayMetrics& metrics, limits::Governor* governor)
+                     gateway::GatewayMetrics& metrics, limits::Governor* governor,
+                     gateway::OutputBounds bounds)
     : catalog_(catalog),
       router_(router),
       cache_(cache),
       usage_(usage),
       metrics_(metrics),
-      governor_(governor) {
+      governor_(governor),
+      bounds_(bounds) {
   for (const auto& m : catalog_.Models()) {
     for (const auto& d : m.deployments) {
       route_metrics_.emplace(d.get(), metrics_.ForRoute(std::string(d->provider->Name()), m.name));
@@ -255,6 +257,10 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
   const auto* route = catalog_.Find(request.model);
   if (route == nullptr || !principal.MayUseModel(request.model))
     co_return NotFoundModel(ex, request.model);
+  auto bounds = bounds_;
+  if (route->max_output_tokens > 0) bounds.max_output_tokens = route->max_output_tokens;
+  if (auto e = gateway::CheckOutputBounds(request.body, bounds))
+    co_return http::MakeError(*e, ex.Version());
 
   auto use_cache = cache_.Wanted(route->cache || principal.cache_responses, ex.Req()[kCacheHeader]);
   if (!use_cache) co_return BadCacheHeader(ex);

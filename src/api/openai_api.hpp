@@ -22,7 +22,8 @@ class OpenAiApi {
  public:
   OpenAiApi(gateway::ModelCatalog& catalog, gateway::ModelRouter& router,
             gateway::ResponseCache& cache, usage::UsageRecorder& usage,
-            gateway::GatewayMetrics& metrics, limits::Governor* governor = nullptr);
+            gateway::GatewayMetrics& metrics, limits::Governor* governor = nullptr,
+            gateway::OutputBounds bounds = {});
   // Routes go through the gate: who may call what is decided by identity::PermissionTable().
   void Register(AccessGate& gate, http::Router& router, const config::ServerConfig& server);
 
@@ -58,6 +59,7 @@ class OpenAiApi {
   usage::UsageRecorder& usage_;
   gateway::GatewayMetrics& metrics_;
   limits::Governor* governor_;
+  gateway::OutputBounds bounds_;
   std::unordered_map<const gateway::Deployment*, gateway::GatewayMetrics::Route> route_metrics_;
 };
 

@@ -330,7 +330,8 @@ int App::Serve(const std::string& role) {
     auth_api->UseLimiter(*limiter);
   }
 
-  api::OpenAiApi openai(catalog, model_router, response_cache, usage, gateway_metrics, &governor);
+  api::OpenAiApi openai(catalog, model_router, response_cache, usage, gateway_metrics, &governor,
+                        {cfg_.limits.max_output_tokens, cfg_.limits.max_choices});
   usage::UsageQuery usage_query(*db);
   api::UsageApi usage_api(gate, usage_query, clock);
   // Limit changes go to the audit log (asynchronously: the change itself is already stored).

@@ -348,6 +348,8 @@ const Fields<LimitsConfig>& LimitsFields() {
          c.failure_mode = v;
        }},
       BRO_INT64(LimitsConfig, max_tokens_default, 1, 10'000'000),
+      BRO_INT64(LimitsConfig, max_output_tokens, 1, 100'000'000),
+      BRO_INT64(LimitsConfig, max_choices, 1, 128),
       BRO_DUR(LimitsConfig, lease, milliseconds(1000)),
       BRO_DUR(LimitsConfig, retry_interval, milliseconds(10)),
       BRO_DUR(LimitsConfig, override_refresh, milliseconds(100)),
@@ -412,6 +414,7 @@ const Fields<ModelConfig>& ModelFields() {
       BRO_STR(ModelConfig, upstream_model),
       BRO_NUM(ModelConfig, input_price_per_million, 0, kMaxPrice),
       BRO_NUM(ModelConfig, output_price_per_million, 0, kMaxPrice),
+      BRO_INT64(ModelConfig, max_output_tokens, 0, 100'000'000),
       {"deployments",
        {},
        [](ModelConfig& c, const std::string& k, const YAML::Node& v) {

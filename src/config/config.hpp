@@ -128,6 +128,10 @@ struct LimitsConfig {
   std::string failure_mode = "open";  // when the backend fails: open (admit) | closed (503)
   // Completion tokens reserved when a request sets no max_tokens.
   std::int64_t max_tokens_default = 4096;
+  // The most a request may ask for: max_tokens / max_completion_tokens above this (or above
+  // the model's own models[].max_output_tokens) and n above max_choices are refused with 400.
+  std::int64_t max_output_tokens = 1'000'000;
+  std::int64_t max_choices = 128;
   // A concurrency slot held by a replica that died is freed after this.
   Duration lease = std::chrono::minutes(10);
   // While the backend fails, how long before it is tried again.
@@ -190,6 +194,7 @@ struct ModelConfig {
   double output_price_per_million = 0;
   std::vector<DeploymentConfig> deployments;  // filled from the shorthand at load
   std::vector<std::string> fallbacks;         // other public models, tried in order
+  std::int64_t max_output_tokens = 0;         // 0: limits.max_output_tokens
   bool cache = false;                         // exact-match response cache for this model
   Duration cache_ttl = Duration::zero();      // zero: cache.ttl
 };

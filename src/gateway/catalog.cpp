@@ -38,6 +38,7 @@ ModelCatalog::ModelCatalog(const config::Config& cfg, boost::asio::ssl::context&
     }
     route.cache = m.cache;
     route.cache_ttl = m.cache_ttl;
+    route.max_output_tokens = m.max_output_tokens;
     models_.push_back(std::move(route));
   }
   for (std::size_t i = 0; i < cfg.models.size(); ++i) {

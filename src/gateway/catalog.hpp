@@ -53,6 +53,7 @@ struct ModelRoute {
   std::vector<const ModelRoute*> fallbacks;  // tried in order once every deployment failed
   bool cache = false;
   std::chrono::milliseconds cache_ttl{0};  // zero: the cache's default
+  std::int64_t max_output_tokens = 0;      // zero: limits.max_output_tokens
 
   const Provider& Owner() const { return *deployments.front()->provider; }
 };

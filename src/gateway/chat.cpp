@@ -5,6 +5,8 @@
 #include <boost/json/serialize.hpp>
 #include <set>
 
+#include "common/saturating.hpp"
+
 namespace bro::gateway {
 namespace {
 
@@ -172,6 +174,31 @@ std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body) {
   return req;
 }
 
+std::optional<ApiError> CheckOutputBounds(const json::object& request, const OutputBounds& bounds) {
+  // Types and signs were checked by ParseChatRequest; uint64 values are above INT64_MAX.
+  auto above = [&request](std::string_view key, std::int64_t max) -> std::optional<std::string> {
+    const auto* v = request.if_contains(key);
+    if (v == nullptr) return std::nullopt;
+    if (v->is_uint64()) return std::to_string(v->as_uint64());
+    if (v->is_int64() && v->as_int64() > max) return std::to_string(v->as_int64());
+    return std::nullopt;
+  };
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+    if (auto got = above(key, bounds.max_output_tokens)) {
+      return Invalid(std::string("'") + key + "' is too large: " + *got +
+                         ". This model supports at most " +
+                         std::to_string(bounds.max_output_tokens) + " completion tokens.",
+                     key, "invalid_value");
+    }
+  }
+  if (auto got = above("n", bounds.max_choices)) {
+    return Invalid("'n' is too large: " + *got + ". At most " + std::to_string(bounds.max_choices) +
+                       " choices are allowed.",
+                   "n", "invalid_value");
+  }
+  return std::nullopt;
+}
+
 std::int64_t EstimateTokens(std::string_view text) {
   if (text.empty()) return 0;
   return static_cast<std::int64_t>((text.size() + 3) / 4);
@@ -181,9 +208,10 @@ std::int64_t EstimatePromptTokens(const boost::json::object& request) {
   std::int64_t n = 3;  // reply priming, as OpenAI counts it
   if (const auto* m = request.if_contains("messages"); m != nullptr && m->is_array()) {
     for (const auto& msg : m->as_array()) {
-      n += 4;  // per-message framing
+      n = common::SaturatingAdd(n, 4);  // per-message framing
       if (!msg.is_object()) continue;
-      if (const auto* c = msg.as_object().if_contains("content")) n += CountText(*c);
+      if (const auto* c = msg.as_object().if_contains("content"))
+        n = common::SaturatingAdd(n, CountText(*c));
     }
   }
   return n;

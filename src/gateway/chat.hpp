@@ -28,6 +28,17 @@ struct ChatRequest {
 // Parses and validates a /v1/chat/completions body; errors name the offending field.
 std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body);
 
+// How much output one request may ask for (limits.max_output_tokens or the model's own
+// max_output_tokens; limits.max_choices).
+struct OutputBounds {
+  std::int64_t max_output_tokens = 1'000'000;
+  std::int64_t max_choices = 128;
+};
+// 400 naming the field when max_tokens, max_completion_tokens or n is above its bound: the
+// reservation a request causes is bounded before any arithmetic is done on it.
+std::optional<ApiError> CheckOutputBounds(const boost::json::object& request,
+                                          const OutputBounds& bounds);
+
 // Shared by every /v1 body parser.
 ApiError InvalidRequest(std::string message, std::string param = {}, std::string code = {});
 // The body as a JSON object in a per-request arena (freed at once when the request ends).

@@ -6,6 +6,7 @@
 
 #include "common/errors.hpp"
 #include "common/random.hpp"
+#include "common/saturating.hpp"
 
 namespace bro::limits {
 namespace {
@@ -16,10 +17,7 @@ std::optional<std::int64_t> PositiveInt(const boost::json::object& o, std::strin
   const auto* v = o.if_contains(name);
   if (v == nullptr) return std::nullopt;
   if (v->is_int64() && v->as_int64() > 0) return v->as_int64();
-  if (v->is_uint64() && v->as_uint64() > 0 &&
-      v->as_uint64() < static_cast<std::uint64_t>(std::int64_t{1} << 40)) {
-    return static_cast<std::int64_t>(v->as_uint64());
-  }
+  if (v->is_uint64()) return common::kInt64Max;  // above INT64_MAX: saturates
   return std::nullopt;
 }
 
@@ -78,6 +76,11 @@ http::ApiError RefusalFor(const Decision& d, const std::vector<Subject>& subject
       break;
     case Reason::kTooLarge:
       e.type = "tokens";
+      if (limit == 0) {  // no per-minute limit: the amount itself is out of range
+        e.message = "Request too large: its worst case of " + std::to_string(requested_tokens) +
+                    " tokens cannot be reserved. Reduce the prompt or max_tokens.";
+        break;
+      }
       e.message = "Request too large for tokens per minute (TPM) on " + who + ": Limit " +
                   std::to_string(limit) + ", Requested " + std::to_string(requested_tokens) +
                   " (prompt estimate plus max_tokens). Reduce the prompt or max_tokens.";
@@ -148,7 +151,7 @@ std::int64_t CostNanos(const std::optional<Price>& price, std::int64_t prompt_to
   // Dollars per million tokens = 1000 nano-dollars per token per dollar.
   const double nanos = static_cast<double>(prompt_tokens) * price->input_per_million * 1000.0 +
                        static_cast<double>(completion_tokens) * price->output_per_million * 1000.0;
-  return static_cast<std::int64_t>(std::ceil(nanos - 1e-6));
+  return common::ClampToInt64(std::ceil(nanos - 1e-6));
 }
 
 std::int64_t WorstCaseCompletionTokens(const boost::json::object& request,
@@ -156,12 +159,12 @@ std::int64_t WorstCaseCompletionTokens(const boost::json::object& request,
   auto per_choice = PositiveInt(request, "max_completion_tokens");
   if (!per_choice) per_choice = PositiveInt(request, "max_tokens");
   const auto n = std::min(kMaxChoices, PositiveInt(request, "n").value_or(1));
-  return per_choice.value_or(max_tokens_default) * n;
+  return common::SaturatingMul(per_choice.value_or(max_tokens_default), n);
 }
 
 std::int64_t EstimateInputTokens(const std::vector<std::string>& inputs) {
   std::int64_t n = 0;
-  for (const auto& in : inputs) n += gateway::EstimateTokens(in);
+  for (const auto& in : inputs) n = common::SaturatingAdd(n, gateway::EstimateTokens(in));
   return n;
 }
 
@@ -321,7 +324,7 @@ Task<void> Governor::AdmitTokens(Admission& a, const auth::Principal& principal,
   ReserveRequest r;
   r.id = instance_ + "-" + std::to_string(sequence_.fetch_add(1));
   r.subjects = subjects;
-  r.tokens = prompt + completion;
+  r.tokens = common::SaturatingAdd(prompt, completion);
   r.cost_nanos = CostNanos(a.price_, prompt, completion);
   r.now_ms = clock_.NowMs();
   r.lease = cfg_.lease;
@@ -377,7 +380,7 @@ Task<std::int64_t> Governor::Settle(Admission& a, gateway::Usage used, std::opti
   if (!a.counted_) co_return cost;
   a.counted_ = false;
   Settlement s = std::move(a.settlement_);
-  s.tokens = used.prompt_tokens + used.completion_tokens;
+  s.tokens = common::SaturatingAdd(used.prompt_tokens, used.completion_tokens);
   s.cost_nanos = cost;
   s.now_ms = clock_.NowMs();
   // While the backend is down the reservation stays charged at its worst case (budgets are

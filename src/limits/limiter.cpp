@@ -28,6 +28,17 @@ std::string_view ReasonName(Reason r) {
   return "none";
 }
 
+bool AmountsInRange(const ReserveRequest& r) {
+  return r.tokens >= 0 && r.tokens <= kMaxAmount && r.cost_nanos >= 0 && r.cost_nanos <= kMaxAmount;
+}
+
+Settlement Clamped(Settlement s) {
+  for (auto* v : {&s.tokens, &s.cost_nanos, &s.reserved_tokens, &s.reserved_cost_nanos}) {
+    *v = std::clamp<std::int64_t>(*v, 0, kMaxAmount);
+  }
+  return s;
+}
+
 std::string RetryAfterSeconds(Millis d) {
   const auto s = std::max<std::int64_t>(1, (d.count() + 999) / 1000);
   return std::to_string(s);

@@ -88,6 +88,10 @@ std::int64_t DayIndex(std::int64_t now_ms);    // days since the epoch (UTC)
 std::int64_t MonthIndex(std::int64_t now_ms);  // year * 12 + month - 1 (UTC)
 std::int64_t MonthEndMs(std::int64_t now_ms);  // the first millisecond of the next UTC month
 
+// The largest token count or cost a reservation or settlement may carry: every backend adds
+// these exactly (Redis scripts count in doubles, exact to 2^53), and sums of a limit (at most
+// 2^50 tokens, 1e18 nano-dollars) and one amount never overflow an int64.
+inline constexpr std::int64_t kMaxAmount = std::int64_t{1} << 53;
 struct ReserveRequest {
   std::string id;  // unique per request; names the reservation in every window
   std::vector<Subject> subjects;
@@ -130,6 +134,12 @@ struct Settlement {
   std::int64_t now_ms = 0;
   Millis lease{600'000};  // as reserved
 };
+
+// A reservation whose amounts lie outside [0, kMaxAmount] can never be admitted: the limiters
+// refuse it (kTooLarge) without touching any window, whatever the policy.
+bool AmountsInRange(const ReserveRequest& r);
+// Usage reported by an upstream is clamped into [0, kMaxAmount] before it is charged.
+Settlement Clamped(Settlement s);
 
 // The shared counter store behind every limit: one atomic decision per call. MemoryLimiter
 // serves one process (embedded mode); RedisLimiter is shared by every replica. Both pass

@@ -63,6 +63,11 @@ Decision MemoryLimiter::Headers(const std::vector<Subject>& subjects,
 }
 
 Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
+  if (!AmountsInRange(r)) {
+    Decision refused;
+    refused.reason = Reason::kTooLarge;
+    return refused;
+  }
   std::vector<State*> states(r.subjects.size());  // looked up once, under the lock
   std::lock_guard lock(mu_);
   const auto now = r.now_ms;
@@ -160,7 +165,8 @@ Decision MemoryLimiter::ReserveNow(const ReserveRequest& r) {
   return d;
 }
 
-void MemoryLimiter::SettleNow(const Settlement& st) {
+void MemoryLimiter::SettleNow(const Settlement& reported) {
+  const Settlement st = Clamped(reported);
   std::lock_guard lock(mu_);
   const auto day = DayIndex(st.reserved_at_ms);
   const auto month_end = MonthEndMs(st.reserved_at_ms);

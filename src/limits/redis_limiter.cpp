@@ -547,23 +547,28 @@ RedisLimiter::RedisLimiter(storage::redis::RedisClient& client, std::string pref
 RedisLimiter::~RedisLimiter() = default;
 
 Task<Decision> RedisLimiter::Reserve(ReserveRequest request) {
+  if (!AmountsInRange(request)) {
+    Decision refused;
+    refused.reason = Reason::kTooLarge;
+    co_return refused;
+  }
   Op op;
   op.kind = Op::Kind::kReserve;
   op.reserve = std::move(request);
-  return Submit(std::move(op));
+  co_return co_await Submit(std::move(op));
 }
 
 Task<void> RedisLimiter::Settle(Settlement settlement) {
   Op op;
   op.kind = Op::Kind::kSettle;
-  op.settle = std::move(settlement);
+  op.settle = Clamped(std::move(settlement));
   co_await Submit(std::move(op));
 }
 
 void RedisLimiter::SettleLater(Settlement settlement, asio::any_io_executor executor, Done done) {
   Op op;
   op.kind = Op::Kind::kSettle;
-  op.settle = std::move(settlement);
+  op.settle = Clamped(std::move(settlement));
   op.executor = std::move(executor);
   Enqueue(std::make_unique<DoneOp>(std::move(op), std::move(done)));
 }

@@ -10,6 +10,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
 #include <future>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -199,6 +200,71 @@ TYPED_TEST(LimiterContract, ARequestLargerThanTheTokenLimitCanNeverPass) {
   EXPECT_FALSE(d.admitted);
   EXPECT_EQ(d.reason, Reason::kTooLarge);
   EXPECT_EQ(d.tokens.remaining, 100);
+}
+
+// Issue 13: a reservation of INT64_MAX tokens (or 2^62 x 2) once wrapped to a negative sum and
+// passed an exhausted budget. Whatever the amount, an exhausted budget refuses, and an amount
+// outside [0, kMaxAmount] is refused without touching any window.
+TYPED_TEST(LimiterContract, NoAmountPassesAnExhaustedBudget) {
+  Policy p;
+  p.daily_tokens = 100;
+  p.monthly_tokens = 1000;
+  p.tokens_per_minute = 1'000'000;
+  p.daily_cost_nanos = 1'000'000;
+  const auto key = this->Key(p);
+  ASSERT_TRUE(this->Reserve("fill", {key}, kT0, 100, 1'000'000).admitted);
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  const std::vector<std::int64_t> amounts = {0,
+                                             1,
+                                             std::int64_t{1} << 31,
+                                             kMaxAmount,
+                                             kMaxAmount + 1,
+                                             std::int64_t{1} << 62,
+                                             kMax,
+                                             -1,
+                                             kMin,
+                                             kMin + 1};
+  int i = 0;
+  for (auto tokens : amounts) {
+    for (auto cost : amounts) {
+      if (tokens == 0 && cost == 0) continue;  // asks for nothing: nothing to refuse
+      auto d = this->Reserve(Id("x", i++), {key}, kT0 + 1000, tokens, cost);
+      EXPECT_FALSE(d.admitted) << "tokens " << tokens << " cost " << cost;
+      EXPECT_NE(d.reason, Reason::kNone);
+    }
+  }
+}
+
+TYPED_TEST(LimiterContract, AmountsOutOfRangeAreRefusedWithoutLimits) {
+  Policy p;
+  p.requests_per_minute = 1000;
+  const auto key = this->Key(p);
+  for (auto tokens : {std::int64_t{-1}, kMaxAmount + 1, std::numeric_limits<std::int64_t>::max(),
+                      std::numeric_limits<std::int64_t>::min()}) {
+    auto d = this->Reserve(Id("o", static_cast<int>(tokens & 0xff)), {key}, kT0, tokens);
+    EXPECT_FALSE(d.admitted) << tokens;
+    EXPECT_EQ(d.reason, Reason::kTooLarge) << tokens;
+  }
+  auto fine = this->Reserve("fine", {key}, kT0, kMaxAmount, kMaxAmount);
+  EXPECT_TRUE(fine.admitted) << "the largest amount is still an amount";
+  EXPECT_EQ(fine.requests.remaining, 999) << "the refusals counted no request";
+}
+
+// Usage an upstream reports is clamped: a hostile INT64_MAX does not wrap a budget negative,
+// and a negative one does not hand tokens back.
+TYPED_TEST(LimiterContract, SettlementsOfAbsurdUsageAreClamped) {
+  Policy p;
+  p.daily_tokens = 1000;
+  const auto key = this->Key(p);
+  ASSERT_TRUE(this->Reserve("a", {key}, kT0, 10).admitted);
+  this->Settle("a", {key}, kT0, 10, std::numeric_limits<std::int64_t>::max(), kT0 + 1);
+  EXPECT_FALSE(this->Reserve("b", {key}, kT0 + 2, 0).admitted) << "the day's budget is spent";
+  const auto other = this->User(p);
+  ASSERT_TRUE(this->Reserve("c", {other}, kT0, 1000).admitted);
+  this->Settle("c", {other}, kT0, 1000, -5'000, kT0 + 1);
+  EXPECT_TRUE(this->Reserve("d", {other}, kT0 + 2, 1000).admitted) << "settled at 0, not -5000";
+  EXPECT_FALSE(this->Reserve("e", {other}, kT0 + 3, 1).admitted) << "and not below";
 }
 
 TYPED_TEST(LimiterContract, ConcurrencySlotsAreHeldUntilSettledOrTheLeaseEnds) {
