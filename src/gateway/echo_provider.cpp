@@ -10,6 +10,7 @@
 
 #include "common/random.hpp"
 #include "gateway/embeddings.hpp"
+#include "gateway/openai_shape.hpp"
 
 namespace bro::gateway {
 namespace {
@@ -61,6 +62,13 @@ std::string ForcedFunction(const json::object& request) {
   return {};
 }
 
+// The longest prefix of at most `bytes` bytes that does not end inside a UTF-8 sequence.
+std::string_view TruncateUtf8(std::string_view text, std::size_t bytes) {
+  if (text.size() <= bytes) return text;
+  while (bytes > 0 && (static_cast<unsigned char>(text[bytes]) & 0xC0) == 0x80) --bytes;
+  return text.substr(0, bytes);
+}
+
 // Splits text into ~4-character pieces, never inside a UTF-8 sequence.
 std::vector<std::string_view> Pieces(std::string_view text) {
   std::vector<std::string_view> out;
@@ -72,12 +80,6 @@ std::vector<std::string_view> Pieces(std::string_view text) {
     i = end;
   }
   return out;
-}
-
-json::object UsageJson(const Usage& u) {
-  return {{"prompt_tokens", u.prompt_tokens},
-          {"completion_tokens", u.completion_tokens},
-          {"total_tokens", u.prompt_tokens + u.completion_tokens}};
 }
 
 Task<void> Sleep(std::chrono::milliseconds d) {
@@ -93,18 +95,26 @@ std::string Event(const json::object& o) {
 }  // namespace
 
 EchoProvider::EchoProvider(const config::ProviderConfig& cfg)
-    : name_(cfg.name), latency_(cfg.latency), token_delay_(cfg.token_delay) {}
+    : name_(cfg.name),
+      latency_(cfg.latency),
+      token_delay_(cfg.token_delay),
+      max_tokens_default_(cfg.max_tokens_default) {}
 
 Task<ChatOutcome> EchoProvider::Chat(const ChatCall& call, StreamSink& sink) {
   const auto& req = call.request.body;
   const auto start = Clock::now();
   const std::string text = LastUserText(req);
   const std::string function = ForcedFunction(req);
-  const std::string reply =
+  std::string reply =
       function.empty() ? "Echo: " + text : json::serialize(json::object{{"text", text}});
+  // Like a model, the echo stops at max_tokens (or its default): its answer is never much
+  // larger than the request, and never more than the limits reserved for it.
+  const auto max_tokens = MaxOutputTokens(req).value_or(max_tokens_default_);
+  const bool cut = EstimateTokens(reply) > max_tokens;
+  if (cut) reply = std::string(TruncateUtf8(reply, static_cast<std::size_t>(max_tokens) * 4));
   const std::string id = "chatcmpl-" + common::RandomHex(12);
   const auto created = static_cast<std::int64_t>(std::time(nullptr));
-  const std::string finish = function.empty() ? "stop" : "tool_calls";
+  const std::string finish = cut ? "length" : function.empty() ? "stop" : "tool_calls";
 
   ChatOutcome out;
   out.usage.prompt_tokens = EstimatePromptTokens(req);

@@ -24,6 +24,7 @@ class EchoProvider : public Provider {
   std::string name_;
   std::chrono::milliseconds latency_;
   std::chrono::milliseconds token_delay_;
+  std::int64_t max_tokens_default_;
 };
 
 }  // namespace bro::gateway

@@ -4,6 +4,7 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 
@@ -90,6 +91,15 @@ std::variant<EmbeddingRequest, ApiError> ParseEmbeddingRequest(std::string_view 
                      "dimensions");
     }
     req.dimensions = d->to_number<std::int64_t>();
+    const auto values = static_cast<std::size_t>(*req.dimensions) * req.inputs.size();
+    if (values > kMaxEmbeddingValues) {
+      return Invalid("'dimensions' (" + std::to_string(*req.dimensions) + ") times the " +
+                         std::to_string(req.inputs.size()) + " inputs asks for " +
+                         std::to_string(values) + " values; at most " +
+                         std::to_string(kMaxEmbeddingValues) +
+                         " are allowed per request. Send fewer inputs or dimensions.",
+                     "dimensions");
+    }
   }
   if (const auto* u = o.if_contains("user"); u != nullptr && !u->is_null() && !u->is_string()) {
     return Invalid("'user' must be a string.", "user");
@@ -99,31 +109,53 @@ std::variant<EmbeddingRequest, ApiError> ParseEmbeddingRequest(std::string_view 
 
 std::string EmbeddingResponse(const std::vector<std::vector<float>>& vectors,
                               const std::string& model, std::int64_t prompt_tokens, bool base64) {
-  json::array data;
-  data.reserve(vectors.size());
+  // Written straight into one string (no JSON tree: that held ~40 bytes per number), with each
+  // float in its shortest round-trip form as OpenAI sends them.
+  std::size_t values = 0;
+  for (const auto& v : vectors) values += v.size();
+  std::string out;
+  out.reserve(128 + vectors.size() * 48 + values * (base64 ? 6 : 12) + model.size());
+  out += R"({"object":"list","data":[)";
+  std::string bytes;
+  char number[32];
   for (std::size_t i = 0; i < vectors.size(); ++i) {
-    json::object item{{"object", "embedding"}, {"index", i}};
+    if (i != 0) out += ',';
+    out += R"({"object":"embedding","index":)";
+    out += std::to_string(i);
+    out += R"(,"embedding":)";
     if (base64) {
-      std::string bytes(vectors[i].size() * sizeof(float), '\0');
+      bytes.assign(vectors[i].size() * sizeof(float), '\0');
       for (std::size_t k = 0; k < vectors[i].size(); ++k) {
         auto bits = std::bit_cast<std::uint32_t>(vectors[i][k]);
         if constexpr (std::endian::native == std::endian::big) bits = __builtin_bswap32(bits);
         std::memcpy(bytes.data() + k * sizeof(float), &bits, sizeof bits);
       }
-      item["embedding"] = common::Base64(bytes);
+      out += '"';
+      out += common::Base64(bytes);
+      out += '"';
     } else {
-      json::array values;
-      values.reserve(vectors[i].size());
-      for (float x : vectors[i]) values.push_back(static_cast<double>(x));
-      item["embedding"] = std::move(values);
+      out += '[';
+      for (std::size_t k = 0; k < vectors[i].size(); ++k) {
+        if (k != 0) out += ',';
+        const float x = std::isfinite(vectors[i][k]) ? vectors[i][k] : 0.0F;
+        const auto [end, ec] = std::to_chars(number, number + sizeof number, x);
+        const std::string_view text(number, ec == std::errc() ? end - number : 0);
+        out += text;
+        // Whole values ("1", "-0") stay JSON floats, as OpenAI writes them.
+        if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
+      }
+      out += ']';
     }
-    data.push_back(std::move(item));
+    out += '}';
   }
-  json::object out{{"object", "list"},
-                   {"data", std::move(data)},
-                   {"model", model},
-                   {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}};
-  return json::serialize(out);
+  out += R"(],"model":)";
+  out += json::serialize(json::value(model));
+  out += R"(,"usage":{"prompt_tokens":)";
+  out += std::to_string(prompt_tokens);
+  out += R"(,"total_tokens":)";
+  out += std::to_string(prompt_tokens);
+  out += "}}";
+  return out;
 }
 
 std::vector<float> EchoEmbedding(std::string_view text, std::size_t dimensions) {

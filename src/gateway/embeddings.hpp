@@ -20,6 +20,9 @@ inline constexpr std::size_t kMaxEmbeddingInputBytes = std::size_t{64}
                                                        << 10;  // ~8k tokens and then some
 inline constexpr std::int64_t kMaxEmbeddingDimensions = 8192;
 inline constexpr std::size_t kEchoEmbeddingDimensions = 16;
+// Inputs x dimensions one request may ask for: the answer is ~12 bytes per value as JSON, so
+// this bounds it near 25 MB whatever the request (2048 inputs of 1024 dimensions).
+inline constexpr std::size_t kMaxEmbeddingValues = std::size_t{1} << 21;
 
 struct EmbeddingRequest {
   boost::json::object body;  // as the client sent it (unknown fields pass through to openai)
