@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Offline checks of everything under deploy/: renders every kustomize overlay (also with
-# the Istio component) and the Argo CD objects, validates every object against its schema
-# (CRDs included) and for unknown fields, runs the policy checks, proves each check can
-# fail on its fixture, lints YAML, shell scripts and the Dockerfile.
+# the Istio component, and with the switched-off worker component) and the Argo CD
+# objects, validates every object against its schema (CRDs included) and for unknown
+# fields, runs the policy checks, proves each check can fail on its fixture, lints YAML,
+# shell scripts and the Dockerfile.
 # Usage: deploy/checks/run.sh            (no cluster, no network except npm/apt installs)
 set -euo pipefail
 
@@ -89,6 +90,21 @@ components:
   - ../../../k8s/components/istio
 EOF
   render "$o+istio" "$work/istio-$o"
+  # The same overlay with the worker tier switched on, the way an overlay would do it: in
+  # its own components list (so that its namespace, labels, image tag and generated
+  # ConfigMap names reach the worker objects). components/worker is off in every overlay
+  # until the worker role has work; this keeps its manifests checked meanwhile.
+  mkdir -p "$work/worker-$o"
+  cp -R "$deploy/k8s/overlays/$o/." "$work/worker-$o/"
+  sed -i 's#\.\./\.\./#../../../k8s/#' "$work/worker-$o/kustomization.yaml"
+  if awk '{ print }
+          /^  - \.\.\/\.\.\/\.\.\/k8s\/components\/environment$/ { print "  - ../../../k8s/components/worker"; n++ }
+          END { exit n != 1 }' "$work/worker-$o/kustomization.yaml" >"$work/worker-$o/k.tmp"; then
+    mv "$work/worker-$o/k.tmp" "$work/worker-$o/kustomization.yaml"
+    render "$o+worker" "$work/worker-$o"
+  else
+    fail "overlay $o: no '../../components/environment' line to put components/worker after"
+  fi
 done
 render argocd "$deploy/argocd"
 
