@@ -68,7 +68,7 @@ identity::AuditEvent KeyEvent(const http::Exchange& ex, const auth::Principal& w
 struct CreateRequest {
   std::string name;
   std::optional<auth::Role> role;
-  std::vector<std::string> models;
+  std::optional<std::vector<std::string>> models;  // nullopt: omitted; empty: every model
   std::optional<std::int64_t> expires_in_hours;
   std::string user_id;
   bool cache_responses = false;
@@ -98,11 +98,12 @@ std::variant<CreateRequest, http::ApiError> ParseCreate(const http::Request& req
     } else if (k == "models") {
       if (!v.is_array() || v.as_array().size() > kMaxModels)
         return bad("models", "models must be an array of at most 100 model names.");
+      out.models.emplace();
       for (const auto& m : v.as_array()) {
         if (!m.is_string() || m.as_string().empty() || m.as_string().size() > kMaxModelName ||
             m.as_string().find(',') != json::string::npos)
           return bad("models", "each model must be a name of 1-256 characters without commas.");
-        out.models.emplace_back(m.as_string());
+        out.models->emplace_back(m.as_string());
       }
     } else if (k == "expires_in_hours") {
       if (!v.is_int64() || v.as_int64() < 1 || v.as_int64() > kMaxExpiryHours)
@@ -125,6 +126,52 @@ std::variant<CreateRequest, http::ApiError> ParseCreate(const http::Request& req
 
 bool Outranks(auth::Role wanted, auth::Role have) {
   return static_cast<int>(wanted) < static_cast<int>(have);
+}
+
+// A key-authenticated caller reaching beyond its own key: the 403 names the parameter of the
+// create request, or for a rotation the field of the key that is wider than the caller's.
+struct Beyond {
+  std::string param;
+  std::string message;
+};
+
+Beyond CreateBeyond(auth::ScopeExcess excess) {
+  switch (excess) {
+    case auth::ScopeExcess::kRole:
+      return {"role", "A key cannot create a key with a higher role than its own."};
+    case auth::ScopeExcess::kModels:
+      return {"models",
+              "A key limited to some models can only create keys limited to some of them."};
+    case auth::ScopeExcess::kExpiry:
+      return {"expires_in_hours", "A key that expires can only create keys that expire no later."};
+    case auth::ScopeExcess::kCacheResponses:
+      return {"cache_responses", "Only a key with cache_responses can create one with it."};
+  }
+  return {"", "The new key would be wider than the calling key."};
+}
+
+Beyond RotateBeyond(auth::ScopeExcess excess) {
+  switch (excess) {
+    case auth::ScopeExcess::kRole:
+      return {"role", "A key cannot rotate a key with a higher role than its own."};
+    case auth::ScopeExcess::kModels:
+      return {"allowed_models", "A key cannot rotate a key that may use models it may not."};
+    case auth::ScopeExcess::kExpiry:
+      return {"expires_at", "A key cannot rotate a key that outlives it."};
+    case auth::ScopeExcess::kCacheResponses:
+      return {"cache_responses", "A key without cache_responses cannot rotate a key with it."};
+  }
+  return {"", "The key is wider than the calling key."};
+}
+
+identity::AuditEvent BeyondEvent(const http::Exchange& ex, const auth::Principal& who,
+                                 std::string action, std::string key_id, const Beyond& beyond) {
+  json::object details;
+  details["param"] = beyond.param;
+  auto e = KeyEvent(ex, who, std::move(action), std::move(key_id), std::move(details));
+  e.success = false;
+  e.reason = "exceeds_calling_key";
+  return e;
 }
 
 http::Response KeyNotFound(const http::Exchange& ex) {
@@ -154,7 +201,7 @@ void KeysApi::Register(http::Router& router) {
             [this](http::Exchange& ex, const auth::Principal& p) { return Rotate(ex, p); });
 }
 
-http::Task<http::Response> KeysApi::List(http::Exchange& ex, const auth::Principal& who) {
+Task<http::Response> KeysApi::List(http::Exchange& ex, const auth::Principal& who) {
   std::string user_id = who.user_id;
   if (auto requested = QueryParam(ex.Query(), "user_id")) {
     if (*requested != who.user_id && who.role != auth::Role::kAdmin) {
@@ -179,7 +226,7 @@ http::Task<http::Response> KeysApi::List(http::Exchange& ex, const auth::Princip
   co_return http::MakeJson(Status::ok, json::serialize(body), ex.Version());
 }
 
-http::Task<http::Response> KeysApi::Create(http::Exchange& ex, const auth::Principal& who) {
+Task<http::Response> KeysApi::Create(http::Exchange& ex, const auth::Principal& who) {
   auto parsed = ParseCreate(ex.Req());
   if (auto* err = std::get_if<http::ApiError>(&parsed))
     co_return http::MakeError(*err, ex.Version());
@@ -193,15 +240,37 @@ http::Task<http::Response> KeysApi::Create(http::Exchange& ex, const auth::Princ
   if (!owner || !owner->active) {
     co_return JsonError(ex, Status::not_found, "user_not_found", "No such active user.", "user_id");
   }
-  const auth::Role role = req.role.value_or(owner->role);
+  // By default the owner's role, capped by the caller's: the same for users acting in person, and
+  // a key-authenticated caller's omitted role never reaches past its own key.
+  const auth::Role role =
+      req.role.value_or(Outranks(owner->role, who.role) ? who.role : owner->role);
   if (Outranks(role, who.role) || Outranks(role, owner->role)) {
     co_return JsonError(ex, Status::forbidden, "insufficient_permissions",
                         "A key cannot have a higher role than its creator or owner.", "role");
   }
-  std::optional<std::chrono::system_clock::time_point> expires;
-  if (req.expires_in_hours) expires = clock_.Now() + std::chrono::hours(*req.expires_in_hours);
-  auto key = co_await keys_.CreateKey(gate_.Keys().Hasher(), *owner, req.name, role, req.models,
-                                      expires, req.cache_responses);
+  auth::KeyScope wanted;
+  wanted.role = role;
+  if (req.models) wanted.models = *req.models;
+  wanted.cache_responses = req.cache_responses;
+  if (req.expires_in_hours) {
+    wanted.expires_at = clock_.Now() + std::chrono::hours(*req.expires_in_hours);
+  }
+  // A key can only hand out what it holds; otherwise a key restricted to one model, or about to
+  // expire, mints itself an unrestricted, everlasting successor. People in a browser session or
+  // behind a JWT act with their user's full role.
+  if (who.method == "api_key") {
+    const auto held = auth::ScopeOf(who);
+    if (!req.models) wanted.models = held.models;
+    if (!req.expires_in_hours) wanted.expires_at = held.expires_at;
+    if (auto excess = auth::Exceeds(wanted, held)) {
+      const auto beyond = CreateBeyond(*excess);
+      co_await audit_.Record(BeyondEvent(ex, who, "key.create", "", beyond));
+      co_return JsonError(ex, Status::forbidden, "insufficient_permissions", beyond.message,
+                          beyond.param);
+    }
+  }
+  auto key = co_await keys_.CreateKey(gate_.Keys().Hasher(), *owner, req.name, role, wanted.models,
+                                      wanted.expires_at, req.cache_responses);
   json::object details;
   details["owner"] = owner->id;
   details["role"] = auth::RoleName(role);
@@ -213,8 +282,7 @@ http::Task<http::Response> KeysApi::Create(http::Exchange& ex, const auth::Princ
                            ex.Version());
 }
 
-http::Task<std::optional<auth::KeyInfo>> KeysApi::Owned(std::string id,
-                                                        const auth::Principal& who) {
+Task<std::optional<auth::KeyInfo>> KeysApi::Owned(std::string id, const auth::Principal& who) {
   if (id.empty() || id.size() > 64) co_return std::nullopt;
   auto key = co_await keys_.FindKey(id);
   // Someone else's key looks exactly like a missing one.
@@ -224,7 +292,7 @@ http::Task<std::optional<auth::KeyInfo>> KeysApi::Owned(std::string id,
   co_return key;
 }
 
-http::Task<http::Response> KeysApi::Revoke(http::Exchange& ex, const auth::Principal& who) {
+Task<http::Response> KeysApi::Revoke(http::Exchange& ex, const auth::Principal& who) {
   const auto id = std::string(ex.Path().substr(kKeysPrefix.size()));
   if (id.find('/') != std::string::npos) co_return KeyNotFound(ex);
   auto key = co_await Owned(id, who);
@@ -243,7 +311,7 @@ http::Task<http::Response> KeysApi::Revoke(http::Exchange& ex, const auth::Princ
   co_return http::MakeJson(Status::ok, json::serialize(body), ex.Version());
 }
 
-http::Task<http::Response> KeysApi::Rotate(http::Exchange& ex, const auth::Principal& who) {
+Task<http::Response> KeysApi::Rotate(http::Exchange& ex, const auth::Principal& who) {
   auto rest = ex.Path().substr(kKeysPrefix.size());
   constexpr std::string_view kSuffix = "/rotate";
   if (!rest.ends_with(kSuffix)) co_return KeyNotFound(ex);
@@ -258,6 +326,16 @@ http::Task<http::Response> KeysApi::Rotate(http::Exchange& ex, const auth::Princ
   }
   auto owner = co_await users_.FindById(key->user_id);
   if (!owner || !owner->active) co_return KeyNotFound(ex);
+  // The successor is issued with the old key's powers and its secret goes to the caller: a
+  // restricted key rotating an unrestricted one would receive an unrestricted secret.
+  if (who.method == "api_key") {
+    if (auto excess = auth::Exceeds(auth::ScopeOf(*key, owner->role), auth::ScopeOf(who))) {
+      const auto beyond = RotateBeyond(*excess);
+      co_await audit_.Record(BeyondEvent(ex, who, "key.rotate", key->id, beyond));
+      co_return JsonError(ex, Status::forbidden, "insufficient_permissions", beyond.message,
+                          beyond.param);
+    }
+  }
   auto fresh =
       co_await keys_.RotateKey(gate_.Keys().Hasher(), *key, *owner, rotation_grace_, clock_.Now());
   gate_.Keys().ForgetKey(key->id);

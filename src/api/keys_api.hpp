@@ -14,12 +14,12 @@ class KeysApi {
   void Register(http::Router& router);
 
  private:
-  http::Task<http::Response> List(http::Exchange& ex, const auth::Principal& who);
-  http::Task<http::Response> Create(http::Exchange& ex, const auth::Principal& who);
-  http::Task<http::Response> Revoke(http::Exchange& ex, const auth::Principal& who);
-  http::Task<http::Response> Rotate(http::Exchange& ex, const auth::Principal& who);
+  Task<http::Response> List(http::Exchange& ex, const auth::Principal& who);
+  Task<http::Response> Create(http::Exchange& ex, const auth::Principal& who);
+  Task<http::Response> Revoke(http::Exchange& ex, const auth::Principal& who);
+  Task<http::Response> Rotate(http::Exchange& ex, const auth::Principal& who);
   // The key named by the path if the caller may manage it.
-  http::Task<std::optional<auth::KeyInfo>> Owned(std::string id, const auth::Principal& who);
+  Task<std::optional<auth::KeyInfo>> Owned(std::string id, const auth::Principal& who);
 
   AccessGate& gate_;
   auth::KeyRepository& keys_;

@@ -5,6 +5,7 @@
 #include <openssl/params.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 #include "common/random.hpp"
@@ -30,7 +31,8 @@ constexpr storage::Query kInsertKey{"insert_api_key",
                                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"};
 constexpr storage::Query kSelectActiveKey{
     "select_active_api_key",
-    "SELECT k.id, k.prefix, k.role, k.allowed_models, u.id, u.email, u.role, k.cache_responses "
+    "SELECT k.id, k.prefix, k.role, k.allowed_models, u.id, u.email, u.role, k.cache_responses, "
+    "k.expires_at "
     "FROM api_keys k JOIN users u ON u.id = k.user_id "
     "WHERE k.hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2) "
     "AND u.active = 1"};
@@ -92,6 +94,26 @@ Role Lesser(Role a, Role b) {
   return static_cast<int>(a) > static_cast<int>(b) ? a : b;
 }
 
+// The inverse of common::FormatIso8601, and only of it: anything that does not format back to
+// the same text is refused rather than read loosely.
+std::optional<std::chrono::system_clock::time_point> ParseIso8601(const std::string& text) {
+  int year = 0;
+  unsigned month = 0, day = 0, hour = 0, minute = 0, second = 0, milli = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2u-%2uT%2u:%2u:%2u.%3uZ", &year, &month, &day, &hour, &minute,
+                  &second, &milli) != 7) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(month),
+                                         std::chrono::day(day)};
+  if (!date.ok() || hour > 23 || minute > 59 || second > 59 || milli > 999) return std::nullopt;
+  const auto t = std::chrono::sys_days(date) + std::chrono::hours(hour) +
+                 std::chrono::minutes(minute) + std::chrono::seconds(second) +
+                 std::chrono::milliseconds(milli);
+  const auto out = std::chrono::time_point_cast<std::chrono::system_clock::duration>(t);
+  if (common::FormatIso8601(out) != text) return std::nullopt;
+  return out;
+}
+
 // Built outside the coroutine: GCC 12 mishandles braced temporaries in coroutine bodies.
 std::vector<storage::Statement> RotationStatements(const KeyHasher& hasher, const KeyInfo& old,
                                                    const User& owner, const NewKey& k,
@@ -130,6 +152,36 @@ std::string_view RoleName(Role r) {
       return "viewer";
   }
   return "viewer";
+}
+
+KeyScope ScopeOf(const Principal& key_caller) {
+  return {key_caller.role, key_caller.allowed_models, key_caller.key_expires_at,
+          key_caller.cache_responses};
+}
+
+KeyScope ScopeOf(const KeyInfo& key, Role owner_role) {
+  KeyScope scope{Lesser(key.role, owner_role), key.allowed_models, std::nullopt,
+                 key.cache_responses};
+  if (key.expires_at) scope.expires_at = ParseIso8601(*key.expires_at);
+  return scope;
+}
+
+std::optional<ScopeExcess> Exceeds(const KeyScope& wanted, const KeyScope& held) {
+  if (static_cast<int>(wanted.role) < static_cast<int>(held.role)) return ScopeExcess::kRole;
+  if (!held.models.empty()) {
+    // An empty list means every model, the widest list of all.
+    if (wanted.models.empty()) return ScopeExcess::kModels;
+    for (const auto& m : wanted.models) {
+      if (std::find(held.models.begin(), held.models.end(), m) == held.models.end()) {
+        return ScopeExcess::kModels;
+      }
+    }
+  }
+  if (held.expires_at && (!wanted.expires_at || *wanted.expires_at > *held.expires_at)) {
+    return ScopeExcess::kExpiry;
+  }
+  if (wanted.cache_responses && !held.cache_responses) return ScopeExcess::kCacheResponses;
+  return std::nullopt;
 }
 
 bool Principal::MayUseModel(std::string_view model) const {
@@ -236,6 +288,11 @@ Task<std::optional<Principal>> KeyRepository::FindActive(
   // A key never grants more than its user currently has: a demoted user's keys shrink with them.
   p.role = Lesser(key_role, ParseRole(r.Text(6)).value_or(Role::kViewer));
   p.cache_responses = r.Int(7) != 0;
+  if (auto expires = r.OptText(8)) {
+    // Unreadable expiry text: the key is treated as expiring now, so it can hand out no lifetime
+    // at all (it still authenticates: the query above already compared the text).
+    p.key_expires_at = ParseIso8601(*expires).value_or(now);
+  }
   co_return p;
 }
 

@@ -16,9 +16,6 @@ struct evp_mac_ctx_st;
 
 namespace bro::auth {
 
-template <class T>
-using Task = storage::Task<T>;
-
 enum class Role { kAdmin, kDeveloper, kViewer };
 std::optional<Role> ParseRole(std::string_view s);
 std::string_view RoleName(Role r);
@@ -36,6 +33,8 @@ struct Principal {
   std::string session_id;                   // session only: for logout
   std::string csrf_token;                   // session only: required on state-changing calls
   bool cache_responses = false;             // api_key only: the key opted into the response cache
+  // api_key only: when the key stops working; nullopt: never.
+  std::optional<std::chrono::system_clock::time_point> key_expires_at;
   bool MayUseModel(std::string_view model) const;
   bool Anonymous() const { return user_id.empty(); }
 };
@@ -56,6 +55,26 @@ struct KeyInfo {
   std::optional<std::string> replaced_by;
   bool cache_responses = false;
 };
+
+// What a key can do, in every dimension a key-authenticated caller could widen when it creates or
+// rotates a key: a key that could hand out more than it holds would make every restriction moot.
+struct KeyScope {
+  Role role = Role::kViewer;
+  std::vector<std::string> models;                                  // empty: every model
+  std::optional<std::chrono::system_clock::time_point> expires_at;  // nullopt: never
+  bool cache_responses = false;
+};
+
+enum class ScopeExcess { kRole, kModels, kExpiry, kCacheResponses };
+
+// The calling key's own scope (role as it is effective now, under its user's role).
+KeyScope ScopeOf(const Principal& key_caller);
+// The scope of a stored key, role capped by its owner's (what a rotation would re-issue). An
+// expiry that cannot be read counts as none, the widest reading: an expiring caller cannot rotate
+// it.
+KeyScope ScopeOf(const KeyInfo& key, Role owner_role);
+// The first dimension in which `wanted` reaches beyond `held`; nullopt: equal or narrower in all.
+std::optional<ScopeExcess> Exceeds(const KeyScope& wanted, const KeyScope& held);
 
 struct User {
   std::string id;

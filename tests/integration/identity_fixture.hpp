@@ -207,6 +207,8 @@ inline std::string Resolve(const std::string& base, const std::string& location)
 class IdentityFixture : public ::testing::Test {
  protected:
   static constexpr const char* kSecret = "0123456789abcdef0123456789abcdef";
+  // Providers and models as YAML; empty: the built-in echo model alone.
+  virtual std::string Catalog() const { return ""; }
   virtual bool RequireMfa() const { return true; }
   virtual std::int64_t LoginPerMinute() const { return 0; }
   virtual int TrustedProxyHops() const { return 0; }
@@ -214,7 +216,7 @@ class IdentityFixture : public ::testing::Test {
   virtual void BeforeStart() {}
 
   void SetUp() override {
-    cfg_ = config::LoadFromString("", {});
+    cfg_ = config::LoadFromString(Catalog(), {});
     db_ = std::make_unique<storage::SqliteDatabase>((dir_.Path() / "bro.db").string(), 2, 5s);
     testing::RunTask(ioc_, storage::Migrate(*db_, storage::MigrationsFor(
                                                       "sqlite", storage::EmbeddedMigrations())));

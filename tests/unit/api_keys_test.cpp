@@ -70,5 +70,48 @@ TEST(Principal, MayUseModel) {
   EXPECT_FALSE(p.MayUseModel(""));
 }
 
+TEST(KeyScope, EqualOrNarrowerInEveryDimensionIsWithin) {
+  using namespace std::chrono_literals;
+  const auto t = std::chrono::system_clock::time_point{} + 1000h;
+  const KeyScope held{Role::kDeveloper, {"a", "b"}, t, true};
+  EXPECT_FALSE(Exceeds(held, held));
+  EXPECT_FALSE(Exceeds({Role::kViewer, {"b"}, t - 1h, false}, held));
+  EXPECT_FALSE(Exceeds({Role::kDeveloper, {"a"}, t, false}, KeyScope{Role::kAdmin, {}, {}, false}))
+      << "an unrestricted, never-expiring caller";
+}
+
+TEST(KeyScope, WiderInAnyDimensionIsNamed) {
+  using namespace std::chrono_literals;
+  const auto t = std::chrono::system_clock::time_point{} + 1000h;
+  const KeyScope held{Role::kDeveloper, {"a", "b"}, t, false};
+  EXPECT_EQ(Exceeds({Role::kAdmin, {"a"}, t, false}, held), ScopeExcess::kRole);
+  EXPECT_EQ(Exceeds({Role::kDeveloper, {}, t, false}, held), ScopeExcess::kModels)
+      << "no list is every model";
+  EXPECT_EQ(Exceeds({Role::kDeveloper, {"a", "c"}, t, false}, held), ScopeExcess::kModels);
+  EXPECT_EQ(Exceeds({Role::kDeveloper, {"a"}, t + 1ms, false}, held), ScopeExcess::kExpiry);
+  EXPECT_EQ(Exceeds({Role::kDeveloper, {"a"}, std::nullopt, false}, held), ScopeExcess::kExpiry)
+      << "never expiring outlives any expiry";
+  EXPECT_EQ(Exceeds({Role::kDeveloper, {"a"}, t, true}, held), ScopeExcess::kCacheResponses);
+}
+
+TEST(KeyScope, StoredKeyScopeReadsItsExpiryAndCapsItsRole) {
+  KeyInfo k;
+  k.role = Role::kAdmin;
+  k.allowed_models = {"a"};
+  k.expires_at = "2026-11-25T17:45:55.123Z";
+  k.cache_responses = true;
+  const auto s = ScopeOf(k, Role::kDeveloper);
+  EXPECT_EQ(s.role, Role::kDeveloper) << "a key never exceeds its owner";
+  EXPECT_EQ(s.models, std::vector<std::string>{"a"});
+  ASSERT_TRUE(s.expires_at);
+  EXPECT_EQ(common::FormatIso8601(*s.expires_at), *k.expires_at);
+  EXPECT_TRUE(s.cache_responses);
+  for (const char* bad : {"2026-11-25", "2026-13-01T00:00:00.000Z", "2026-02-30T00:00:00.000Z",
+                          "2026-11-25T17:45:55.123", " 2026-11-25T17:45:55.123Z"}) {
+    k.expires_at = bad;
+    EXPECT_FALSE(ScopeOf(k, Role::kAdmin).expires_at) << bad << ": read as the widest, never";
+  }
+}
+
 }  // namespace
 }  // namespace bro::auth
