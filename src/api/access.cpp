@@ -163,7 +163,7 @@ void AccessGate::CheckCoverage(const http::Router& router) {
   }
 }
 
-http::Task<http::Response> AccessGate::Run(http::Exchange& ex, Permission permission,
+Task<http::Response> AccessGate::Run(http::Exchange& ex, Permission permission,
                                            const GuardedHandler* handler) {
   auto resolved = co_await Resolve(ex, permission);
   if (auto* denied = std::get_if<http::Response>(&resolved)) co_return std::move(*denied);
@@ -212,7 +212,7 @@ http::Response AccessGate::Deny(const http::Exchange& ex, Status status, std::st
           ") does not allow this.");
 }
 
-http::Task<std::optional<auth::Principal>> AccessGate::FromJwt(std::string token,
+Task<std::optional<auth::Principal>> AccessGate::FromJwt(std::string token,
                                                                std::string& reason) {
   // Pick the issuer by the (unverified) iss claim; everything is verified by that issuer's
   // verifier afterwards.
@@ -248,7 +248,7 @@ http::Task<std::optional<auth::Principal>> AccessGate::FromJwt(std::string token
   co_return UserPrincipal(*user, "jwt");
 }
 
-http::Task<std::optional<auth::Principal>> AccessGate::FromIap(std::string assertion,
+Task<std::optional<auth::Principal>> AccessGate::FromIap(std::string assertion,
                                                                std::string& reason) {
   auto verified = co_await iap_->Verify(std::move(assertion));
   if (auto* e = std::get_if<identity::JwtError>(&verified)) {
@@ -277,7 +277,7 @@ http::Task<std::optional<auth::Principal>> AccessGate::FromIap(std::string asser
   co_return UserPrincipal(*user, "iap");
 }
 
-http::Task<std::optional<auth::Principal>> AccessGate::FromSession(std::string id,
+Task<std::optional<auth::Principal>> AccessGate::FromSession(std::string id,
                                                                    std::string& reason) {
   auto session = co_await sessions_->Find(std::move(id));
   if (!session) {
@@ -295,7 +295,7 @@ http::Task<std::optional<auth::Principal>> AccessGate::FromSession(std::string i
   co_return p;
 }
 
-http::Task<AccessGate::Resolved> AccessGate::Resolve(http::Exchange& ex, Permission permission) {
+Task<AccessGate::Resolved> AccessGate::Resolve(http::Exchange& ex, Permission permission) {
   const auto& req = ex.Req();
   const std::string authorization(req[http::Field::authorization]);
   const std::string iap_assertion(req[kIapHeader]);

@@ -18,8 +18,7 @@
 namespace bro::api {
 
 // A handler behind the gate: it runs only for a caller the permission table admits.
-using GuardedHandler =
-    std::function<http::Task<http::Response>(http::Exchange&, const auth::Principal&)>;
+using GuardedHandler = std::function<Task<http::Response>(http::Exchange&, const auth::Principal&)>;
 
 struct AccessOptions {
   bool require_mfa_for_admin = false;
@@ -49,17 +48,16 @@ class AccessGate {
   static void CheckCoverage(const http::Router& router);
 
   const AccessOptions& Options() const { return options_; }
-  identity::SessionStore* Sessions() const { return sessions_; }
   auth::Authenticator& Keys() { return keys_; }
 
  private:
   using Resolved = std::variant<auth::Principal, http::Response>;
-  http::Task<http::Response> Run(http::Exchange& ex, identity::Permission permission,
-                                 const GuardedHandler* handler);
-  http::Task<Resolved> Resolve(http::Exchange& ex, identity::Permission permission);
-  http::Task<std::optional<auth::Principal>> FromJwt(std::string token, std::string& reason);
-  http::Task<std::optional<auth::Principal>> FromIap(std::string assertion, std::string& reason);
-  http::Task<std::optional<auth::Principal>> FromSession(std::string id, std::string& reason);
+  Task<http::Response> Run(http::Exchange& ex, identity::Permission permission,
+                           const GuardedHandler* handler);
+  Task<Resolved> Resolve(http::Exchange& ex, identity::Permission permission);
+  Task<std::optional<auth::Principal>> FromJwt(std::string token, std::string& reason);
+  Task<std::optional<auth::Principal>> FromIap(std::string assertion, std::string& reason);
+  Task<std::optional<auth::Principal>> FromSession(std::string id, std::string& reason);
   http::Response Deny(const http::Exchange& ex, http::Status status, std::string_view reason,
                       const auth::Principal* who);
 

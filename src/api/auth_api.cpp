@@ -102,7 +102,7 @@ http::Response AuthApi::LoginFailed(const http::Exchange& ex) {
   return res;
 }
 
-http::Task<http::Response> AuthApi::Login(http::Exchange& ex) {
+Task<http::Response> AuthApi::Login(http::Exchange& ex) {
   if (limiter_ != nullptr && options_.login_per_minute > 0) {
     auto attempt = LoginAttempt(ex, options_.login_per_minute, clock_);
     std::optional<limits::Decision> decision;
@@ -130,7 +130,7 @@ http::Task<http::Response> AuthApi::Login(http::Exchange& ex) {
   co_return res;
 }
 
-http::Task<http::Response> AuthApi::Callback(http::Exchange& ex) {
+Task<http::Response> AuthApi::Callback(http::Exchange& ex) {
   const auto state = QueryParam(ex.Query(), "state").value_or("");
   const auto code = QueryParam(ex.Query(), "code").value_or("");
   const auto binding = CookieValue(ex.Req(), kBindingCookie).value_or("");
@@ -181,7 +181,7 @@ http::Task<http::Response> AuthApi::Callback(http::Exchange& ex) {
   co_return res;
 }
 
-http::Task<http::Response> AuthApi::Logout(http::Exchange& ex, const auth::Principal& who) {
+Task<http::Response> AuthApi::Logout(http::Exchange& ex, const auth::Principal& who) {
   if (who.method == "session") {
     if (auto id = CookieValue(ex.Req(), gate_.Options().session_cookie)) {
       co_await sessions_.Destroy(*id);

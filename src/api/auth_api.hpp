@@ -29,9 +29,9 @@ class AuthApi {
   void UseLimiter(limits::Limiter& limiter) { limiter_ = &limiter; }
 
  private:
-  http::Task<http::Response> Login(http::Exchange& ex);
-  http::Task<http::Response> Callback(http::Exchange& ex);
-  http::Task<http::Response> Logout(http::Exchange& ex, const auth::Principal& who);
+  Task<http::Response> Login(http::Exchange& ex);
+  Task<http::Response> Callback(http::Exchange& ex);
+  Task<http::Response> Logout(http::Exchange& ex, const auth::Principal& who);
   http::Response LoginFailed(const http::Exchange& ex);
 
   AccessGate& gate_;

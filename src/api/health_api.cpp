@@ -4,12 +4,12 @@ namespace bro::api {
 
 void HealthApi::Register(http::Router& router) {
   router.Add(
-      {http::Verb::get, "/health", "/health", [](http::Exchange& ex) -> http::Task<http::Response> {
+      {http::Verb::get, "/health", "/health", [](http::Exchange& ex) -> Task<http::Response> {
          co_return http::MakeJson(http::Status::ok, R"({"status":"ok"})", ex.Req().version());
        }});
   router.Add(
       {http::Verb::get, "/ready", "/ready",
-       [this](http::Exchange& ex) -> http::Task<http::Response> {
+       [this](http::Exchange& ex) -> Task<http::Response> {
          if (draining_.load()) {
            co_return http::MakeJson(http::Status::service_unavailable, R"({"status":"draining"})",
                                     ex.Req().version());

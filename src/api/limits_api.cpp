@@ -168,7 +168,7 @@ void LimitsApi::Register(http::Router& router) {
   }
 }
 
-http::Task<http::Response> LimitsApi::List(http::Exchange& ex) {
+Task<http::Response> LimitsApi::List(http::Exchange& ex) {
   auto overrides = co_await repo_.List();
   json::array data;
   for (const auto& o : overrides) data.push_back(OverrideJson(o));
@@ -182,7 +182,7 @@ http::Task<http::Response> LimitsApi::List(http::Exchange& ex) {
   co_return http::MakeJson(Status::ok, json::serialize(out), ex.Version());
 }
 
-http::Task<http::Response> LimitsApi::Subject(http::Exchange& ex, const auth::Principal& admin) {
+Task<http::Response> LimitsApi::Subject(http::Exchange& ex, const auth::Principal& admin) {
   auto subject = ParseSubjectPath(ex.Path());
   if (auto* err = std::get_if<http::ApiError>(&subject))
     co_return http::MakeError(*err, ex.Version());

@@ -37,8 +37,8 @@ class LimitsApi {
   void Register(http::Router& router);
 
  private:
-  http::Task<http::Response> List(http::Exchange& ex);
-  http::Task<http::Response> Subject(http::Exchange& ex, const auth::Principal& admin);
+  Task<http::Response> List(http::Exchange& ex);
+  Task<http::Response> Subject(http::Exchange& ex, const auth::Principal& admin);
 
   AccessGate& gate_;
   limits::OverrideRepository& repo_;

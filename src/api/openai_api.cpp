@@ -30,7 +30,7 @@ class ExchangeSink : public gateway::StreamSink {
         cache_status_(cache_status),
         capture_(capture),
         capture_limit_(capture_limit) {}
-  http::Task<bool> Begin() override {
+  Task<bool> Begin() override {
     http::Response head{Status::ok, ex_.Req().version()};
     head.set(http::Field::content_type, "text/event-stream; charset=utf-8");
     head.set(http::Field::cache_control, "no-cache");
@@ -39,7 +39,7 @@ class ExchangeSink : public gateway::StreamSink {
     admission_.AddHeaders(head);
     co_return co_await ex_.StartStream(std::move(head));
   }
-  http::Task<bool> Send(std::string_view bytes) override {
+  Task<bool> Send(std::string_view bytes) override {
     if (capture_ != nullptr && !capture_overflow_) {
       if (capture_->size() + bytes.size() > capture_limit_) {
         capture_overflow_ = true;
@@ -51,8 +51,8 @@ class ExchangeSink : public gateway::StreamSink {
     return ex_.WriteChunk(bytes);
   }
   bool CaptureComplete() const { return capture_ != nullptr && !capture_overflow_; }
-  http::Task<void> End() override { return ex_.EndStream(); }
-  http::Task<void> ClientGone() override { return ex_.WaitClientGone(); }
+  Task<void> End() override { return ex_.EndStream(); }
+  Task<void> ClientGone() override { return ex_.WaitClientGone(); }
   void WatchClientGone(const std::function<void()>& on_gone) override {
     ex_.WatchClientGone(on_gone);
   }
@@ -67,9 +67,15 @@ class ExchangeSink : public gateway::StreamSink {
   bool capture_overflow_ = false;
 };
 
-std::string CacheScope(const auth::Principal& p, const std::string& scope) {
-  if (scope == "user") return "user:" + p.user_id;
-  if (scope == "key") return "key:" + p.key_id;
+std::string CacheScope(const auth::Principal& p, config::CacheScope scope) {
+  switch (scope) {
+    case config::CacheScope::kUser:
+      return "user:" + p.user_id;
+    case config::CacheScope::kKey:
+      return "key:" + p.key_id;
+    case config::CacheScope::kGlobal:
+      break;
+  }
   return "global";
 }
 
@@ -142,8 +148,7 @@ void OpenAiApi::Register(AccessGate& gate, http::Router& router,
       server.embeddings_max_body_bytes);
 }
 
-http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex,
-                                                 const auth::Principal& principal) {
+Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex, const auth::Principal& principal) {
   json::array data;
   for (const auto& m : catalog_.Models()) {
     if (principal.MayUseModel(m.name)) data.push_back(ModelJson(m));
@@ -155,8 +160,7 @@ http::Task<http::Response> OpenAiApi::ListModels(http::Exchange& ex,
   co_return res;
 }
 
-http::Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex,
-                                               const auth::Principal& principal) {
+Task<http::Response> OpenAiApi::GetModel(http::Exchange& ex, const auth::Principal& principal) {
   auto name = ex.Path().substr(std::string_view("/v1/models/").size());
   const auto* m = catalog_.Find(name);
   if (m == nullptr || !principal.MayUseModel(m->name)) co_return NotFoundModel(ex, name);
@@ -230,25 +234,22 @@ http::Response Reply(const http::Exchange& ex, gateway::ChatOutcome& outcome,
 
 }  // namespace
 
-http::Task<void> OpenAiApi::Reserve(limits::Admission& admission, const auth::Principal& principal,
-                                    const gateway::ChatRequest& request, const std::string& model) {
+Task<void> OpenAiApi::Reserve(limits::Admission& admission, const auth::Principal& principal,
+                              const gateway::ChatRequest& request, const std::string& model) {
   if (governor_ != nullptr) co_await governor_->Admit(admission, principal, request, model);
 }
 
-http::Task<std::int64_t> OpenAiApi::Settle(limits::Admission& admission,
-                                           const gateway::RoutedOutcome& routed) {
+Task<std::int64_t> OpenAiApi::Settle(limits::Admission& admission,
+                                     const gateway::RoutedOutcome& routed) {
   if (governor_ == nullptr) co_return 0;
   // Charged at the prices of the deployment that answered (the reservation took the dearest).
-  std::optional<limits::Price> price;
-  if (routed.deployment != nullptr) {
-    price = limits::Price{routed.deployment->price.input_per_million,
-                          routed.deployment->price.output_per_million};
-  }
+  std::optional<gateway::Price> price;
+  if (routed.deployment != nullptr) price = routed.deployment->price;
   co_return co_await governor_->Settle(admission, routed.outcome.usage, price);
 }
 
-http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
-                                                      const auth::Principal& principal) {
+Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
+                                                const auth::Principal& principal) {
   const auto start = Clock::now();
   auto parsed = gateway::ParseChatRequest(ex.Req().body());
   if (auto* err = std::get_if<ApiError>(&parsed))
@@ -300,9 +301,10 @@ http::Task<http::Response> OpenAiApi::ChatCompletions(http::Exchange& ex,
   co_return res;
 }
 
-http::Task<http::Response> OpenAiApi::ServeCached(
-    http::Exchange& ex, const auth::Principal& principal, const gateway::ModelRoute& route,
-    gateway::CachedAnswer hit, Clock::time_point start, limits::Admission& admission) {
+Task<http::Response> OpenAiApi::ServeCached(http::Exchange& ex, const auth::Principal& principal,
+                                            const gateway::ModelRoute& route,
+                                            gateway::CachedAnswer hit, Clock::time_point start,
+                                            limits::Admission& admission) {
   gateway::ChatOutcome outcome;
   outcome.usage = hit.usage;
   outcome.time_to_first_token =
@@ -323,7 +325,7 @@ http::Task<http::Response> OpenAiApi::ServeCached(
   std::int64_t cost_nanos = 0;
   const gateway::Usage no_upstream_use;
   if (governor_ != nullptr) {
-    cost_nanos = co_await governor_->Settle(admission, no_upstream_use, limits::Price());
+    cost_nanos = co_await governor_->Settle(admission, no_upstream_use, gateway::Price());
   }
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   RecordUsage(ex, principal, route.name, "cache", "cache", outcome, elapsed, hit.stream, admission,
@@ -331,8 +333,7 @@ http::Task<http::Response> OpenAiApi::ServeCached(
   co_return res;
 }
 
-http::Task<http::Response> OpenAiApi::Embeddings(http::Exchange& ex,
-                                                 const auth::Principal& principal) {
+Task<http::Response> OpenAiApi::Embeddings(http::Exchange& ex, const auth::Principal& principal) {
   const auto start = Clock::now();
   auto parsed = gateway::ParseEmbeddingRequest(ex.Req().body());
   if (auto* err = std::get_if<ApiError>(&parsed))

@@ -28,10 +28,10 @@ class OpenAiApi {
   void Register(AccessGate& gate, http::Router& router, const config::ServerConfig& server);
 
  private:
-  http::Task<http::Response> ListModels(http::Exchange& ex, const auth::Principal& principal);
-  http::Task<http::Response> GetModel(http::Exchange& ex, const auth::Principal& principal);
-  http::Task<http::Response> ChatCompletions(http::Exchange& ex, const auth::Principal& principal);
-  http::Task<http::Response> Embeddings(http::Exchange& ex, const auth::Principal& principal);
+  Task<http::Response> ListModels(http::Exchange& ex, const auth::Principal& principal);
+  Task<http::Response> GetModel(http::Exchange& ex, const auth::Principal& principal);
+  Task<http::Response> ChatCompletions(http::Exchange& ex, const auth::Principal& principal);
+  Task<http::Response> Embeddings(http::Exchange& ex, const auth::Principal& principal);
 
   // Metrics, the usage record (in the room the admission reserved, with the settled cost) and
   // the log fields of one AI call.
@@ -43,11 +43,11 @@ class OpenAiApi {
                    const gateway::ChatOutcome& outcome, std::chrono::milliseconds elapsed,
                    bool streamed, limits::Admission& admission, std::int64_t cost_nanos);
   // Reserve before the upstream call / settle after it (no-ops without a governor).
-  http::Task<void> Reserve(limits::Admission& admission, const auth::Principal& principal,
+  Task<void> Reserve(limits::Admission& admission, const auth::Principal& principal,
                            const gateway::ChatRequest& request, const std::string& model);
-  http::Task<std::int64_t> Settle(limits::Admission& admission,
+  Task<std::int64_t> Settle(limits::Admission& admission,
                                   const gateway::RoutedOutcome& routed);
-  http::Task<http::Response> ServeCached(http::Exchange& ex, const auth::Principal& principal,
+  Task<http::Response> ServeCached(http::Exchange& ex, const auth::Principal& principal,
                                          const gateway::ModelRoute& route,
                                          gateway::CachedAnswer hit,
                                          std::chrono::steady_clock::time_point start,

@@ -220,7 +220,7 @@ http::Response RenderJson(const usage::UsageReport& report, const usage::UsageFi
 
 }  // namespace
 
-http::Task<http::Response> UsageApi::Get(http::Exchange& ex, const auth::Principal& principal) {
+Task<http::Response> UsageApi::Get(http::Exchange& ex, const auth::Principal& principal) {
   auto parsed = ParseUsageRequest(ex.Query(), principal, clock_);
   if (auto* err = std::get_if<http::ApiError>(&parsed))
     co_return http::MakeError(*err, ex.Version());

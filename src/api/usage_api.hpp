@@ -19,7 +19,7 @@ class UsageApi {
   void Register(http::Router& router);
 
  private:
-  http::Task<http::Response> Get(http::Exchange& ex, const auth::Principal& principal);
+  Task<http::Response> Get(http::Exchange& ex, const auth::Principal& principal);
 
   AccessGate& gate_;
   usage::UsageQuery& query_;

@@ -89,7 +89,7 @@ void UsersApi::Register(http::Router& router) {
             [this](http::Exchange& ex, const auth::Principal& p) { return Update(ex, p); });
 }
 
-http::Task<http::Response> UsersApi::Me(http::Exchange& ex, const auth::Principal& who) {
+Task<http::Response> UsersApi::Me(http::Exchange& ex, const auth::Principal& who) {
   json::object body;
   body["object"] = "me";
   body["id"] = who.user_id;
@@ -103,7 +103,7 @@ http::Task<http::Response> UsersApi::Me(http::Exchange& ex, const auth::Principa
   co_return http::MakeJson(Status::ok, json::serialize(body), ex.Version());
 }
 
-http::Task<http::Response> UsersApi::List(http::Exchange& ex, const auth::Principal&) {
+Task<http::Response> UsersApi::List(http::Exchange& ex, const auth::Principal&) {
   const auto limit = IntParam(ex.Query(), "limit", 50, 1, 200);
   const auto after = QueryParam(ex.Query(), "after").value_or("");
   if (!limit)
@@ -122,7 +122,7 @@ http::Task<http::Response> UsersApi::List(http::Exchange& ex, const auth::Princi
   co_return http::MakeJson(Status::ok, json::serialize(body), ex.Version());
 }
 
-http::Task<http::Response> UsersApi::Update(http::Exchange& ex, const auth::Principal& who) {
+Task<http::Response> UsersApi::Update(http::Exchange& ex, const auth::Principal& who) {
   const std::string id(ex.Path().substr(kUsersPrefix.size()));
   if (id.empty() || !SafeToken(id, 64)) {
     co_return JsonError(ex, Status::not_found, "user_not_found", "No such user.");
@@ -179,7 +179,7 @@ void AuditApi::Register(http::Router& router) {
             [this](http::Exchange& ex, const auth::Principal&) { return Query(ex); });
 }
 
-http::Task<http::Response> AuditApi::Query(http::Exchange& ex) {
+Task<http::Response> AuditApi::Query(http::Exchange& ex) {
   identity::AuditFilter f;
   const auto q = ex.Query();
   f.action = QueryParam(q, "action").value_or("");

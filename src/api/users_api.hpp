@@ -15,9 +15,9 @@ class UsersApi {
   void Register(http::Router& router);
 
  private:
-  http::Task<http::Response> Me(http::Exchange& ex, const auth::Principal& who);
-  http::Task<http::Response> List(http::Exchange& ex, const auth::Principal& who);
-  http::Task<http::Response> Update(http::Exchange& ex, const auth::Principal& who);
+  Task<http::Response> Me(http::Exchange& ex, const auth::Principal& who);
+  Task<http::Response> List(http::Exchange& ex, const auth::Principal& who);
+  Task<http::Response> Update(http::Exchange& ex, const auth::Principal& who);
 
   AccessGate& gate_;
   identity::UserRepository& users_;
@@ -32,7 +32,7 @@ class AuditApi {
   void Register(http::Router& router);
 
  private:
-  http::Task<http::Response> Query(http::Exchange& ex);
+  Task<http::Response> Query(http::Exchange& ex);
 
   AccessGate& gate_;
   identity::AuditLog& audit_;

@@ -107,7 +107,7 @@ std::string ResolveKeySecret(const config::Config& cfg) {
       "key_secret");
 }
 
-storage::Task<void> MigrateTask(storage::Database& db, observability::Logger& log) {
+Task<void> MigrateTask(storage::Database& db, observability::Logger& log) {
   auto result = co_await storage::Migrate(
       db, storage::MigrationsFor(db.Dialect(), storage::EmbeddedMigrations()));
   log.Info("database schema is current", {{"dialect", std::string(db.Dialect())},
@@ -171,7 +171,7 @@ int App::CreateKey(const KeyRequest& request) {
   auto db = OpenDatabase(cfg_.database, ioc.get_executor(), log_);
   auth::KeyRepository repo(*db);
   auth::KeyHasher hasher(ResolveKeySecret(cfg_));
-  auto key = RunSync(ioc, [&]() -> storage::Task<auth::NewKey> {
+  auto key = RunSync(ioc, [&]() -> Task<auth::NewKey> {
     co_await MigrateTask(*db, log_);
     auto user = co_await repo.UpsertUser(request.email, *role);
     std::optional<std::chrono::system_clock::time_point> expires;
@@ -209,7 +209,7 @@ int App::Serve(const std::string& role) {
   auth::Authenticator authenticator(keys, auth::KeyHasher(ResolveKeySecret(cfg_)),
                                     cfg_.auth.key_cache_ttl, clock);
   if (cfg_.auth.bootstrap_admin && RunSync(ioc, keys.CountUsers()) == 0) {
-    auto key = RunSync(ioc, [&]() -> storage::Task<auth::NewKey> {
+    auto key = RunSync(ioc, [&]() -> Task<auth::NewKey> {
       auto admin = co_await keys.UpsertUser("admin@localhost", auth::Role::kAdmin);
       co_return co_await keys.CreateKey(authenticator.Hasher(), admin, "bootstrap",
                                         auth::Role::kAdmin, {}, std::nullopt);
@@ -257,7 +257,7 @@ int App::Serve(const std::string& role) {
   RunSync(ioc, limit_policies.Load());
   limit_policies.Start(asio::make_strand(ioc), log_);
   std::unique_ptr<limits::Limiter> limiter;
-  if (cfg_.limits.backend == "redis") {
+  if (cfg_.limits.backend == config::LimitsBackend::kRedis) {
     // Validated at load: limits.backend redis requires redis.url, so `redis` is set.
     limiter = std::make_unique<limits::RedisLimiter>(*redis, cfg_.redis.key_prefix + "limits:");
   } else {
@@ -265,7 +265,7 @@ int App::Serve(const std::string& role) {
   }
   log_.Info("limits", {{"enabled", cfg_.limits.enabled},
                        {"backend", std::string(limiter->Backend())},
-                       {"failure_mode", cfg_.limits.failure_mode}});
+                       {"failure_mode", config::Name(cfg_.limits.failure_mode)}});
   limits::Governor governor(cfg_.limits, *limiter, limit_policies, usage,
                             limits::CatalogPrices(catalog), clock, ioc.get_executor(), log_,
                             registry);
@@ -361,7 +361,7 @@ int App::Serve(const std::string& role) {
 
   http::Router metrics_router;
   metrics_router.Add({http::Verb::get, "/metrics", "/metrics",
-                      [&registry](http::Exchange& ex) -> http::Task<http::Response> {
+                      [&registry](http::Exchange& ex) -> Task<http::Response> {
                         http::Response res{http::Status::ok, ex.Req().version()};
                         res.set(http::Field::content_type,
                                 "text/plain; version=0.0.4; charset=utf-8");

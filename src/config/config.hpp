@@ -4,6 +4,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/duration.hpp"
@@ -37,10 +38,26 @@ struct DatabaseConfig {
   bool migrate_on_start = true;
 };
 
+// Enumerated settings. Name() gives each value's spelling in app.yaml and the environment, for
+// logs and messages. kUnset: the key was not given (the load refuses it or chooses a value).
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
 enum class LogFormat { kJson, kText };
+enum class LimitsBackend { kMemory, kRedis };
+enum class FailureMode { kOpen, kClosed };
+enum class CacheScope { kUser, kKey, kGlobal };
+enum class ProviderType { kUnset, kEcho, kOpenAi, kAnthropic, kVertex };
+enum class ProviderAuth { kUnset, kMetadata, kApiKey };
+
+std::string_view Name(LogLevel v);
+std::string_view Name(LogFormat v);
+std::string_view Name(LimitsBackend v);
+std::string_view Name(FailureMode v);
+std::string_view Name(CacheScope v);
+std::string_view Name(ProviderType v);  // "" for kUnset
+std::string_view Name(ProviderAuth v);  // "" for kUnset
 
 struct LoggingConfig {
-  std::string level = "info";
+  LogLevel level = LogLevel::kInfo;
   LogFormat format = LogFormat::kJson;
   bool access_log = true;
 };
@@ -124,8 +141,8 @@ struct LimitPolicyConfig {
 
 struct LimitsConfig {
   bool enabled = true;
-  std::string backend = "memory";     // memory (this process) | redis (shared by every replica)
-  std::string failure_mode = "open";  // when the backend fails: open (admit) | closed (503)
+  LimitsBackend backend = LimitsBackend::kMemory;  // memory: this process; redis: every replica
+  FailureMode failure_mode = FailureMode::kOpen;   // when the backend fails: admit (open) or 503
   // Completion tokens reserved when a request sets no max_tokens.
   std::int64_t max_tokens_default = 4096;
   // The most a request may ask for: max_tokens / max_completion_tokens above this (or above
@@ -151,7 +168,7 @@ struct RedisConfig {
 
 struct ProviderConfig {
   std::string name;
-  std::string type;  // echo | openai | anthropic | vertex
+  ProviderType type = ProviderType::kUnset;  // required
   std::string base_url;
   std::string api_key_env;
   std::string api_key_file;
@@ -168,7 +185,7 @@ struct ProviderConfig {
   // $GCE_METADATA_HOST, else metadata.google.internal), inputs per embeddings predict call.
   std::string project;
   std::string location = "us-central1";
-  std::string auth;
+  ProviderAuth auth = ProviderAuth::kUnset;  // vertex: resolved at load
   std::string metadata_host;
   int embedding_batch_size = 250;
   Duration token_delay = Duration::zero();  // echo only: pause between streamed chunks
@@ -216,7 +233,7 @@ struct CacheConfig {
   Duration ttl = std::chrono::minutes(5);
   std::uint64_t max_bytes = std::uint64_t{64} << 20;       // in-process store
   std::uint64_t max_entry_bytes = std::uint64_t{1} << 20;  // larger responses are not cached
-  std::string scope = "user";  // user | key | global: who shares cached answers
+  CacheScope scope = CacheScope::kUser;                    // who shares cached answers
 };
 
 struct Config {

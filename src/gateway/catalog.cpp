@@ -1,5 +1,8 @@
 #include "gateway/catalog.hpp"
 
+#include <cmath>
+
+#include "common/saturating.hpp"
 #include "gateway/anthropic_provider.hpp"
 #include "gateway/echo_provider.hpp"
 #include "gateway/openai_provider.hpp"
@@ -7,19 +10,38 @@
 
 namespace bro::gateway {
 
+Price Price::FromUsdPerMillion(double input, double output) {
+  // USD per million tokens = 1e6 nano-dollars per thousand tokens.
+  return {std::llround(input * 1e6), std::llround(output * 1e6)};
+}
+
+std::int64_t CostNanos(const Price& price, std::int64_t prompt_tokens,
+                       std::int64_t completion_tokens) {
+  const auto per_1k =
+      common::SaturatingAdd(common::SaturatingMul(prompt_tokens, price.input_nanos_per_1k),
+                            common::SaturatingMul(completion_tokens, price.output_nanos_per_1k));
+  return per_1k / 1000 + (per_1k % 1000 > 0 ? 1 : 0);
+}
+
 ModelCatalog::ModelCatalog(const config::Config& cfg, boost::asio::ssl::context& ssl,
                            const common::Clock& clock) {
   std::unordered_map<std::string, Provider*> by_name;
   for (const auto& p : cfg.providers) {
     std::unique_ptr<Provider> provider;
-    if (p.type == "echo") {
-      provider = std::make_unique<EchoProvider>(p);
-    } else if (p.type == "anthropic") {
-      provider = std::make_unique<AnthropicProvider>(p, ssl);
-    } else if (p.type == "vertex") {
-      provider = std::make_unique<VertexProvider>(p, ssl, clock);
-    } else {
-      provider = std::make_unique<OpenAiProvider>(p, ssl);
+    switch (p.type) {
+      case config::ProviderType::kEcho:
+        provider = std::make_unique<EchoProvider>(p);
+        break;
+      case config::ProviderType::kAnthropic:
+        provider = std::make_unique<AnthropicProvider>(p, ssl);
+        break;
+      case config::ProviderType::kVertex:
+        provider = std::make_unique<VertexProvider>(p, ssl, clock);
+        break;
+      case config::ProviderType::kOpenAi:
+      case config::ProviderType::kUnset:  // refused at load
+        provider = std::make_unique<OpenAiProvider>(p, ssl);
+        break;
     }
     by_name[p.name] = provider.get();
     providers_.push_back(std::move(provider));

@@ -15,15 +15,19 @@
 
 namespace bro::gateway {
 
+// A model's prices in nano-dollars (1e-9 USD) per thousand tokens: integers, so that costs add
+// up exactly on every limiter backend. Exact for prices configured with up to six decimals of a
+// dollar per million tokens (0.000001 USD/M = 1 nano-dollar per thousand tokens).
 struct Price {
-  double input_per_million = 0;   // USD per million prompt tokens
-  double output_per_million = 0;  // USD per million completion tokens
-  double Cost(const Usage& u) const {
-    return (static_cast<double>(u.prompt_tokens) * input_per_million +
-            static_cast<double>(u.completion_tokens) * output_per_million) /
-           1e6;
-  }
+  std::int64_t input_nanos_per_1k = 0;
+  std::int64_t output_nanos_per_1k = 0;
+  static Price FromUsdPerMillion(double input, double output);
+  bool Free() const { return input_nanos_per_1k == 0 && output_nanos_per_1k == 0; }
+  bool operator==(const Price&) const = default;
 };
+// The cost of a call in nano-dollars, rounded up (a budget is never undercharged), saturating.
+std::int64_t CostNanos(const Price& price, std::int64_t prompt_tokens,
+                       std::int64_t completion_tokens);
 
 // One place a public model is served from, with its live state (calls in flight, circuit).
 struct Deployment {
@@ -34,7 +38,7 @@ struct Deployment {
         id(std::string(p.Name()) + "/" + upstream_model),
         weight(cfg.weight),
         max_concurrent(cfg.max_concurrent),
-        price{cfg.input_price_per_million, cfg.output_price_per_million},
+        price(Price::FromUsdPerMillion(cfg.input_price_per_million, cfg.output_price_per_million)),
         breaker(breaker_settings, clock) {}
 
   Provider* provider;

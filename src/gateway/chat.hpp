@@ -14,7 +14,6 @@
 namespace bro::gateway {
 
 using http::ApiError;
-using http::Task;
 
 // A validated OpenAI chat completion request. `body` is the client's JSON as sent.
 struct ChatRequest {

@@ -48,7 +48,7 @@ class ResponseCache {
 
   std::chrono::milliseconds DefaultTtl() const { return cfg_.ttl; }
   std::size_t MaxEntryBytes() const { return cfg_.max_entry_bytes; }
-  const std::string& Scope() const { return cfg_.scope; }
+  config::CacheScope Scope() const { return cfg_.scope; }
 
  private:
   const config::CacheConfig cfg_;

@@ -19,7 +19,6 @@ namespace bro::gateway {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-using http::Task;
 
 // Where an OpenAI-compatible provider lives (parsed in common/, so config validates it too).
 using common::ParseBaseUrl;

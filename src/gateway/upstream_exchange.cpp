@@ -7,6 +7,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "gateway/sse.hpp"
+#include "http/trace_context.hpp"
 
 namespace bro::gateway {
 namespace {
@@ -86,7 +87,7 @@ bhttp::request<bhttp::string_body> UpstreamPost(const UpstreamTarget& target,
   req.set(bhttp::field::content_type, "application/json");
   req.set(bhttp::field::accept, stream ? "text/event-stream" : "application/json");
   req.set(bhttp::field::user_agent, "bro-ai/" BRO_VERSION);
-  req.set("traceparent", "00-" + trace_id + "-" + span_id + "-01");
+  req.set("traceparent", http::Traceparent(trace_id, span_id));
   req.keep_alive(true);
   req.body() = std::move(body);
   req.prepare_payload();

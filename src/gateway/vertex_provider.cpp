@@ -19,7 +19,7 @@ VertexProvider::VertexProvider(const config::ProviderConfig& cfg, asio::ssl::con
     model_prefix_ += "projects/" + cfg.project + "/locations/" + cfg.location + "/";
   }
   model_prefix_ += "publishers/google/models/";
-  if (cfg.auth == "metadata") {
+  if (cfg.auth == config::ProviderAuth::kMetadata) {
     tokens_ = std::make_unique<GcpTokenSource>(cfg.metadata_host, ssl, clock, cfg.connect_timeout);
   }
 }

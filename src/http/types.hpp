@@ -1,12 +1,13 @@
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <string>
 #include <string_view>
+
+#include "common/task.hpp"
 
 namespace bro::http {
 
@@ -18,9 +19,6 @@ using Response = beast::http::response<beast::http::string_body>;
 using Status = beast::http::status;
 using Verb = beast::http::verb;
 using Field = beast::http::field;
-
-template <class T>
-using Task = asio::awaitable<T>;
 
 // An expected failure answered to the caller: OpenAI's error object.
 struct ApiError {

@@ -12,7 +12,6 @@
 namespace bro::identity {
 
 // One Task alias in this namespace (sessions and fetches use http::Task; clang refuses two).
-using http::Task;
 
 // One security-relevant event: who did what to what, and whether it worked. `reason` says why
 // something failed; it is stored and logged, never sent to the caller.

@@ -80,13 +80,9 @@ Task<FetchResponse> HttpFetcher::Send(std::string url, bhttp::verb verb, std::st
   gateway::CallProgress progress;
   gateway::UpstreamExchange exchange(pool, progress);
   const auto deadline = gateway::UpstreamClock::now() + timeout_;
-  std::string failure;
-  try {
-    if (auto failed = co_await exchange.Open(req, deadline, deadline)) failure = failed->message;
-  } catch (const gateway::UpstreamConnectError& e) {
-    failure = e.what();
-  }
-  if (!failure.empty()) throw FetchError(url + ": " + failure);
+  // Open answers connection failures as values (it catches UpstreamConnectError itself).
+  if (auto failed = co_await exchange.Open(req, deadline, deadline))
+    throw FetchError(url + ": " + failed->message);
   FetchResponse out;
   out.status = exchange.Status();
   auto read = co_await exchange.ReadBody(max_bytes, deadline);

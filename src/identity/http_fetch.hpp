@@ -12,7 +12,6 @@
 
 namespace bro::identity {
 
-using http::Task;
 
 struct FetchResponse {
   unsigned status = 0;

@@ -12,7 +12,6 @@
 namespace bro::identity {
 
 // One Task alias in this namespace (sessions and fetches use http::Task; clang refuses two).
-using http::Task;
 
 struct UserRecord {
   auth::User user;

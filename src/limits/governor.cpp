@@ -134,24 +134,21 @@ PriceLookup CatalogPrices(const gateway::ModelCatalog& catalog) {
     Price worst;
     auto consider = [&worst](const gateway::ModelRoute& r) {
       for (const auto& d : r.deployments) {
-        worst.input_per_million = std::max(worst.input_per_million, d->price.input_per_million);
-        worst.output_per_million = std::max(worst.output_per_million, d->price.output_per_million);
+        worst.input_nanos_per_1k = std::max(worst.input_nanos_per_1k, d->price.input_nanos_per_1k);
+        worst.output_nanos_per_1k =
+            std::max(worst.output_nanos_per_1k, d->price.output_nanos_per_1k);
       }
     };
     consider(*route);
     for (const auto* fallback : route->fallbacks) consider(*fallback);
-    if (worst.input_per_million == 0 && worst.output_per_million == 0) return std::nullopt;
+    if (worst.Free()) return std::nullopt;
     return worst;
   };
 }
 
 std::int64_t CostNanos(const std::optional<Price>& price, std::int64_t prompt_tokens,
                        std::int64_t completion_tokens) {
-  if (!price) return 0;
-  // Dollars per million tokens = 1000 nano-dollars per token per dollar.
-  const double nanos = static_cast<double>(prompt_tokens) * price->input_per_million * 1000.0 +
-                       static_cast<double>(completion_tokens) * price->output_per_million * 1000.0;
-  return common::ClampToInt64(std::ceil(nanos - 1e-6));
+  return price ? gateway::CostNanos(*price, prompt_tokens, completion_tokens) : 0;
 }
 
 std::int64_t WorstCaseCompletionTokens(const boost::json::object& request,
@@ -277,10 +274,11 @@ void Governor::BackendFailed(const std::exception& e) {
   retry_at_ms_ = clock_.NowMs() + cfg_.retry_interval.count();
   if (!degraded_.exchange(true)) {
     degraded_gauge_.Set(1);
-    log_.Error("limits backend unavailable: failing " + cfg_.failure_mode,
-               {{"backend", std::string(limiter_.Backend())},
-                {"failure_mode", cfg_.failure_mode},
-                {"error", e.what()}});
+    log_.Error(
+        "limits backend unavailable: failing " + std::string(config::Name(cfg_.failure_mode)),
+        {{"backend", std::string(limiter_.Backend())},
+         {"failure_mode", config::Name(cfg_.failure_mode)},
+         {"error", e.what()}});
   }
 }
 
@@ -350,7 +348,7 @@ Task<void> Governor::AdmitTokens(Admission& a, const auth::Principal& principal,
   }
   if (failed) {
     a.decision_ = Decision{};
-    if (cfg_.failure_mode == "open") {
+    if (cfg_.failure_mode == config::FailureMode::kOpen) {
       Decisions("admitted", "backend_unavailable").Inc();
     } else {
       Decisions("refused", "backend_unavailable").Inc();

@@ -20,11 +20,7 @@
 
 namespace bro::limits {
 
-// A model's prices in US dollars per million tokens.
-struct Price {
-  double input_per_million = 0;
-  double output_per_million = 0;
-};
+using gateway::Price;
 // nullopt: the model has no price (its requests cost 0 and only token limits apply to it).
 using PriceLookup = std::function<std::optional<Price>(std::string_view model)>;
 // The prices a reservation for a public model must assume: the dearest input and output prices
@@ -32,7 +28,7 @@ using PriceLookup = std::function<std::optional<Price>(std::string_view model)>;
 // them). nullopt for a model nobody priced.
 PriceLookup CatalogPrices(const gateway::ModelCatalog& catalog);
 
-// Rounded up: a budget is never undercharged.
+// gateway::CostNanos, or 0 for a model without a price.
 std::int64_t CostNanos(const std::optional<Price>& price, std::int64_t prompt_tokens,
                        std::int64_t completion_tokens);
 
@@ -106,7 +102,6 @@ class Governor {
                             std::optional<Price> price = std::nullopt);
   // Headers for /v1 responses that use no quota (model listing).
   Task<void> AddHeaders(const auth::Principal& principal, http::Response& res);
-  bool Degraded() const { return degraded_.load(); }
 
  private:
   friend class Admission;

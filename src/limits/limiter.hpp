@@ -14,7 +14,6 @@
 
 namespace bro::limits {
 
-using http::Task;
 using Millis = std::chrono::milliseconds;
 
 // One subject's limits; 0 means unlimited. Costs are integer nano-dollars (1e-9 USD) so that

@@ -17,10 +17,17 @@ constexpr std::size_t kMaxBuffered = std::size_t{8} << 20;
 constexpr std::size_t kEagerFlush = std::size_t{64} << 10;
 constexpr auto kFlushEvery = std::chrono::milliseconds(100);
 
-Severity ParseSeverity(const std::string& level) {
-  if (level == "debug") return Severity::kDebug;
-  if (level == "warning") return Severity::kWarning;
-  if (level == "error") return Severity::kError;
+Severity SeverityOf(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::kDebug:
+      return Severity::kDebug;
+    case config::LogLevel::kWarning:
+      return Severity::kWarning;
+    case config::LogLevel::kError:
+      return Severity::kError;
+    case config::LogLevel::kInfo:
+      break;
+  }
   return Severity::kInfo;
 }
 
@@ -55,7 +62,7 @@ std::string NowRfc3339() {
 }
 
 Logger::Logger(const config::LoggingConfig& cfg, int fd, std::string project_id)
-    : min_(ParseSeverity(cfg.level)),
+    : min_(SeverityOf(cfg.level)),
       format_(cfg.format),
       access_log_(cfg.access_log),
       fd_(fd),

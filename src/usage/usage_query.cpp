@@ -35,7 +35,7 @@ std::string FormatUsd(std::int64_t nanos) {
   return buf;
 }
 
-storage::Task<UsageReport> UsageQuery::Aggregate(UsageFilter f) {
+Task<UsageReport> UsageQuery::Aggregate(UsageFilter f) {
   // Column expressions of each dimension, selected and grouped in the caller's order.
   auto column = [](Dimension d) -> std::string_view {
     switch (d) {

@@ -44,7 +44,7 @@ struct UsageReport {
 class UsageQuery {
  public:
   explicit UsageQuery(storage::Database& db) : db_(db) {}
-  storage::Task<UsageReport> Aggregate(UsageFilter filter);
+  Task<UsageReport> Aggregate(UsageFilter filter);
 
  private:
   storage::Database& db_;

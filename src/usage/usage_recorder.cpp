@@ -183,7 +183,7 @@ std::vector<UsageRecord> UsageRecorder::Take(std::size_t at_most) {
   return batch;
 }
 
-storage::Task<bool> UsageRecorder::FlushOnce() {
+Task<bool> UsageRecorder::FlushOnce() {
   // Write what is buffered now, not what arrives meanwhile: under steady traffic, draining
   // until empty would turn into a stream of tiny transactions (measured: ~1.3 page writes
   // per record instead of ~0.1).
@@ -238,7 +238,7 @@ void UsageRecorder::PutBack(std::vector<UsageRecord>& batch) {
   for (auto it = batch.rbegin(); it != batch.rend(); ++it) buffer_.push_front(std::move(*it));
 }
 
-storage::Task<void> UsageRecorder::Loop() {
+Task<void> UsageRecorder::Loop() {
   for (;;) {
     timer_.expires_after(cfg_.flush_interval);
     co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -254,7 +254,7 @@ storage::Task<void> UsageRecorder::Loop() {
   loop_running_ = false;
 }
 
-storage::Task<void> UsageRecorder::Stop() {
+Task<void> UsageRecorder::Stop() {
   stopping_ = true;
   boost::asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
   // Let a batch the loop is writing land first: the final flush below must not race it,

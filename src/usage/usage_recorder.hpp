@@ -85,9 +85,9 @@ class UsageRecorder {
   // False when the buffer is full (the record is counted as dropped).
   bool Record(UsageRecord r);
   // Stops the loop and writes everything buffered.
-  storage::Task<void> Stop();
+  Task<void> Stop();
   // Writes what is buffered now (tests, shutdown).
-  storage::Task<bool> FlushOnce();
+  Task<bool> FlushOnce();
   std::size_t Buffered() const;
   std::size_t Promised() const;
 
@@ -95,7 +95,7 @@ class UsageRecorder {
   friend class UsageSlot;
   void Release();
   bool Full() const;  // mu_ held
-  storage::Task<void> Loop();
+  Task<void> Loop();
   std::vector<UsageRecord> Take(std::size_t at_most);
   void PutBack(std::vector<UsageRecord>& batch);
 

@@ -36,7 +36,7 @@ TEST(AccessLogUtf8, RawBytesInPathAndUserAgentGiveAValidLogLine) {
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     ASSERT_GE(fd, 0);
     config::LoggingConfig cfg;
-    cfg.level = "info";
+    cfg.level = config::LogLevel::kInfo;
     observability::Logger log(cfg, fd);
     observability::Registry registry;
     HttpMetrics metrics(registry);

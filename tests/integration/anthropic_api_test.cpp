@@ -38,7 +38,7 @@ class FakeAnthropic {
     return R"({"type":"error","error":{"type":")" + type + R"(","message":")" + message + "\"}}";
   }
 
-  http::Task<http::Response> Handle(http::Exchange& ex) {
+  Task<http::Response> Handle(http::Exchange& ex) {
     auto request = json::parse(ex.Req().body()).as_object();
     const std::string model(request.at("model").as_string());
     const bool stream = request.contains("stream") && request.at("stream").as_bool();

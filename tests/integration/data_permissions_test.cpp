@@ -76,7 +76,7 @@ TEST(DataPermissions, AFreshDatabaseAndSecretAreOwnerOnly) {
   storage::SqliteDatabase db(db_path.string(), 2, 5s);
   EXPECT_FALSE(db.SharedDirectoryMode());
   boost::asio::io_context ioc;
-  testing::RunTask(ioc, [&]() -> storage::Task<void> {
+  testing::RunTask(ioc, [&]() -> Task<void> {
     co_await storage::Migrate(db,
                               storage::MigrationsFor(db.Dialect(), storage::EmbeddedMigrations()));
   }());

@@ -23,7 +23,7 @@ inline http::Response FakeJson(http::Exchange& ex, unsigned status, const std::s
 }
 
 // Holds a fake's handler until `release` is set (or the fake stops), in 10 ms steps.
-inline http::Task<void> FakeHold(const std::atomic<bool>& release, const LoopbackServer& server,
+inline Task<void> FakeHold(const std::atomic<bool>& release, const LoopbackServer& server,
                                  int max_steps = 500) {
   asio::steady_timer t(co_await asio::this_coro::executor);
   for (int i = 0; i < max_steps && !release && !server.Stopping(); ++i) {
@@ -49,7 +49,7 @@ class FakeMetadataServer {
   std::string body_override;  // when set, the body sent instead of a token
 
  private:
-  http::Task<http::Response> Handle(http::Exchange& ex) {
+  Task<http::Response> Handle(http::Exchange& ex) {
     const int n = ++requests_;
     if (ex.Req()["Metadata-Flavor"] != "Google") {
       co_return FakeJson(ex, 403, "Missing Metadata-Flavor:Google header.");
@@ -101,7 +101,7 @@ class FakeVertex {
             std::string(path.substr(colon + 1))};
   }
 
-  http::Task<http::Response> Predict(http::Exchange& ex, const std::string& model,
+  Task<http::Response> Predict(http::Exchange& ex, const std::string& model,
                                      const json::object& request) {
     using namespace testing::vertex_events;
     if (model == "embed-429") {
@@ -134,7 +134,7 @@ class FakeVertex {
                                      {"metadata", {{"billableCharacterCount", 10}}}}));
   }
 
-  http::Task<http::Response> Handle(http::Exchange& ex) {
+  Task<http::Response> Handle(http::Exchange& ex) {
     using namespace testing::vertex_events;
     const auto [model, method] = ModelAndMethod(ex.Path());
     auto request = json::parse(ex.Req().body()).as_object();

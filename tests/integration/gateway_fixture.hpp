@@ -256,10 +256,10 @@ class GatewayFixture : public ::testing::Test {
 // upstream.
 class LoopbackServer {
  public:
-  using Handler = std::function<http::Task<http::Response>(http::Exchange&)>;
+  using Handler = std::function<Task<http::Response>(http::Exchange&)>;
   LoopbackServer(const std::string& path, Handler handler, http::Verb verb = http::Verb::post)
       : handler_(std::move(handler)), metrics_(registry_) {
-    router_.Add({verb, path, "fake", [this](http::Exchange& ex) -> http::Task<http::Response> {
+    router_.Add({verb, path, "fake", [this](http::Exchange& ex) -> Task<http::Response> {
                    return handler_(ex);
                  }});
     http::ServerOptions o;

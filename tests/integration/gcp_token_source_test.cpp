@@ -77,7 +77,7 @@ TEST_F(GcpTokenSourceTest, ConcurrentCallersShareOneFetch) {
   for (int i = 0; i < kCallers; ++i) {
     asio::co_spawn(
         ioc_,
-        [&]() -> http::Task<void> {
+        [&]() -> Task<void> {
           ++started;
           auto r = co_await source->Token();
           std::lock_guard lock(mu);

@@ -177,8 +177,7 @@ TEST_F(PricedLimitsTest, ReservationsAssumeTheDearestDeployment) {
   const auto prices = limits::CatalogPrices(*catalog_);
   const auto mixed = prices("mixed");
   ASSERT_TRUE(mixed.has_value());
-  EXPECT_EQ(mixed->input_per_million, 3000);
-  EXPECT_EQ(mixed->output_per_million, 2000);
+  EXPECT_EQ(*mixed, gateway::Price::FromUsdPerMillion(3000, 2000));
   EXPECT_FALSE(prices("other").has_value()) << "unpriced";
   EXPECT_FALSE(prices("nope").has_value());
 }
@@ -421,11 +420,11 @@ class BrokenLimiter final : public limits::Limiter {
  public:
   explicit BrokenLimiter(std::atomic<bool>& broken) : broken_(broken) {}
   std::string_view Backend() const override { return "broken"; }
-  limits::Task<limits::Decision> Reserve(limits::ReserveRequest r) override {
+  Task<limits::Decision> Reserve(limits::ReserveRequest r) override {
     if (broken_) throw common::InfrastructureError("backend down");
     co_return inner_.ReserveNow(r);
   }
-  limits::Task<void> Settle(limits::Settlement s) override {
+  Task<void> Settle(limits::Settlement s) override {
     if (broken_) throw common::InfrastructureError("backend down");
     inner_.SettleNow(s);
     co_return;
@@ -439,8 +438,8 @@ class BrokenLimiter final : public limits::Limiter {
     inner_.SettleNow(s);
     done(nullptr);
   }
-  limits::Task<void> Drain() override { co_return; }
-  limits::Task<limits::Decision> Peek(std::vector<limits::Subject> s, std::int64_t now) override {
+  Task<void> Drain() override { co_return; }
+  Task<limits::Decision> Peek(std::vector<limits::Subject> s, std::int64_t now) override {
     if (broken_) throw common::InfrastructureError("backend down");
     co_return inner_.PeekNow(s, now);
   }

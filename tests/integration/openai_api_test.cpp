@@ -230,7 +230,7 @@ class FakeUpstream {
            json::serialize(json::value(content)) + R"(},"finish_reason":null}]})" + "\n\n";
   }
 
-  http::Task<http::Response> Handle(http::Exchange& ex) {
+  Task<http::Response> Handle(http::Exchange& ex) {
     auto request = json::parse(ex.Req().body()).as_object();
     const std::string model(request.at("model").as_string());
     {

@@ -47,7 +47,7 @@ class ScriptedUpstream {
     return http::MakeJson(s, body, ex.Req().version());
   }
 
-  http::Task<http::Response> Handle(http::Exchange& ex) {
+  Task<http::Response> Handle(http::Exchange& ex) {
     const auto request = json::parse(ex.Req().body()).as_object();
     const std::string model(request.at("model").as_string());
     int n = 0;

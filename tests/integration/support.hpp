@@ -96,7 +96,7 @@ class TestLogger {
  private:
   static config::LoggingConfig Config() {
     config::LoggingConfig c;
-    c.level = "debug";
+    c.level = config::LogLevel::kDebug;
     return c;
   }
   struct Fd {

@@ -73,7 +73,7 @@ TEST(Config, DefaultsFromEmptyText) {
   EXPECT_EQ(c.database.max_connections, 8);
   EXPECT_EQ(c.database.timeout, std::chrono::seconds(5));
   EXPECT_TRUE(c.database.migrate_on_start);
-  EXPECT_EQ(c.logging.level, "info");
+  EXPECT_EQ(c.logging.level, LogLevel::kInfo);
   EXPECT_EQ(c.logging.format, LogFormat::kJson);
   EXPECT_TRUE(c.logging.access_log);
   EXPECT_TRUE(c.metrics.enabled);
@@ -92,7 +92,7 @@ TEST(Config, NullDocumentAndNullSectionsAreDefaults) {
   EXPECT_EQ(LoadFromString("# only a comment\n", {}).server.port, 8080);
   const Config c = LoadFromString("server:\nlogging: ~\n", {});
   EXPECT_EQ(c.server.port, 8080);
-  EXPECT_EQ(c.logging.level, "info");
+  EXPECT_EQ(c.logging.level, LogLevel::kInfo);
 }
 
 TEST(Config, EverySectionParses) {
@@ -164,7 +164,7 @@ models:
   EXPECT_EQ(c.database.max_connections, 3);
   EXPECT_EQ(c.database.timeout, std::chrono::milliseconds(1500));
   EXPECT_FALSE(c.database.migrate_on_start);
-  EXPECT_EQ(c.logging.level, "warning");
+  EXPECT_EQ(c.logging.level, LogLevel::kWarning);
   EXPECT_EQ(c.logging.format, LogFormat::kText);
   EXPECT_FALSE(c.logging.access_log);
   EXPECT_FALSE(c.metrics.enabled);
@@ -177,10 +177,10 @@ models:
   EXPECT_EQ(c.usage.buffer_capacity, 99);
   ASSERT_EQ(c.providers.size(), 2U);
   EXPECT_EQ(c.providers[0].name, "local");
-  EXPECT_EQ(c.providers[0].type, "echo");
+  EXPECT_EQ(c.providers[0].type, ProviderType::kEcho);
   EXPECT_EQ(c.providers[0].token_delay, std::chrono::milliseconds(5));
   EXPECT_EQ(c.providers[0].latency, std::chrono::milliseconds(10));
-  EXPECT_EQ(c.providers[1].type, "openai");
+  EXPECT_EQ(c.providers[1].type, ProviderType::kOpenAi);
   EXPECT_EQ(c.providers[1].base_url, "http://127.0.0.1:8000/v1");
   EXPECT_EQ(c.providers[1].connect_timeout, std::chrono::seconds(1));
   EXPECT_EQ(c.providers[1].first_token_timeout, std::chrono::seconds(2));
@@ -223,6 +223,39 @@ TEST(Config, BadValuesAreNamed) {
   ExpectFailsNaming("providers:\n  - name: x\n    type: gemini\nmodels: []\n", "providers[0].type");
 }
 
+// The messages are built from the same spellings Name() gives, so pin both.
+TEST(Config, EnumeratedKeysKeepTheirSpellingsAndMessages) {
+  const std::string catalog = "providers:\n  - name: v\n    type: vertex\n    project: p\n";
+  EXPECT_EQ(ErrorOf("logging:\n  level: verbose\n"),
+            "logging.level: expected debug, info, warning or error, got 'verbose'");
+  EXPECT_EQ(ErrorOf("logging:\n  format: xml\n"),
+            "logging.format: expected json or text, got 'xml'");
+  EXPECT_EQ(ErrorOf("limits:\n  backend: etcd\n"),
+            "limits.backend: expected memory or redis, got 'etcd'");
+  EXPECT_EQ(ErrorOf("limits:\n  failure_mode: ajar\n"),
+            "limits.failure_mode: expected open or closed, got 'ajar'");
+  EXPECT_EQ(ErrorOf("cache:\n  scope: team\n"),
+            "cache.scope: expected user, key or global, got 'team'");
+  EXPECT_EQ(ErrorOf("providers:\n  - name: x\n    type: gemini\nmodels: []\n"),
+            "providers[0].type: expected echo, openai, anthropic or vertex, got 'gemini'");
+  EXPECT_EQ(ErrorOf(catalog + "    auth: oauth\nmodels: []\n"),
+            "providers[0].auth: expected metadata or api_key, got 'oauth'");
+
+  const Config c = LoadFromString(
+      "logging:\n  level: warning\n  format: text\nlimits:\n  failure_mode: closed\n"
+      "cache:\n  scope: global\n" +
+          catalog + "models: []\n",
+      {{"BRO_LIMITS_BACKEND", "redis"}, {"REDIS_URL", "redis://127.0.0.1:6379"}});
+  EXPECT_EQ(Name(c.logging.level), "warning");
+  EXPECT_EQ(Name(c.logging.format), "text");
+  EXPECT_EQ(Name(c.limits.backend), "redis");
+  EXPECT_EQ(Name(c.limits.failure_mode), "closed");
+  EXPECT_EQ(Name(c.cache.scope), "global");
+  EXPECT_EQ(Name(c.providers[0].type), "vertex");
+  EXPECT_EQ(Name(c.providers[0].auth), "metadata");
+  EXPECT_EQ(Name(ProviderType::kUnset), "");
+}
+
 TEST(Config, StructureErrorsAreNamed) {
   ExpectFailsNaming("server: 5\n", "server");
   ExpectFailsNaming("server:\n  port: [1, 2]\n", "server.port");
@@ -250,7 +283,7 @@ TEST(Config, EnvironmentOverridesBeatYaml) {
   const Config c = LoadFromString(yaml, env);
   EXPECT_EQ(c.server.port, 9999);
   EXPECT_EQ(c.database.url, "sqlite://from-env.db");
-  EXPECT_EQ(c.logging.level, "error");
+  EXPECT_EQ(c.logging.level, LogLevel::kError);
   EXPECT_EQ(c.usage.batch_size, 42);
   EXPECT_EQ(c.server.read_timeout, std::chrono::seconds(2));
 }
@@ -373,7 +406,7 @@ TEST(Config, VertexProviderDefaultsAndValidation) {
   const std::string head = "providers:\n  - name: v\n    type: vertex\n";
   const auto c = LoadFromString(head + "    project: my-proj\nmodels: []\n", {});
   const auto& p = c.providers[0];
-  EXPECT_EQ(p.auth, "metadata") << "no API key configured: the metadata server";
+  EXPECT_EQ(p.auth, ProviderAuth::kMetadata) << "no API key configured: the metadata server";
   EXPECT_EQ(p.location, "us-central1");
   EXPECT_EQ(p.base_url, "https://us-central1-aiplatform.googleapis.com");
   EXPECT_EQ(p.metadata_host, "metadata.google.internal");
@@ -398,7 +431,7 @@ TEST(Config, VertexProviderDefaultsAndValidation) {
   // An API key selects api_key auth; without a project, the global "express mode" endpoint.
   const auto keyed = LoadFromString(head + "    api_key_env: TEST_VERTEX_KEY\nmodels: []\n",
                                     {{"TEST_VERTEX_KEY", "AIza-test"}});
-  EXPECT_EQ(keyed.providers[0].auth, "api_key");
+  EXPECT_EQ(keyed.providers[0].auth, ProviderAuth::kApiKey);
   EXPECT_EQ(keyed.providers[0].api_key, "AIza-test");
   EXPECT_EQ(keyed.providers[0].base_url, "https://aiplatform.googleapis.com");
 
@@ -476,7 +509,7 @@ TEST(Config, DefaultCatalogIsEcho) {
   const Config c = LoadFromString("server:\n  port: 1234\n", {});
   ASSERT_EQ(c.providers.size(), 1U);
   EXPECT_EQ(c.providers[0].name, "echo");
-  EXPECT_EQ(c.providers[0].type, "echo");
+  EXPECT_EQ(c.providers[0].type, ProviderType::kEcho);
   ASSERT_EQ(c.models.size(), 1U);
   EXPECT_EQ(c.models[0].name, "echo");
   EXPECT_EQ(c.models[0].provider, "echo");

@@ -75,7 +75,7 @@ ChatOutcome RunChat(EchoProvider& p, const ChatRequest& req, FakeSink& sink) {
 EchoProvider MakeEcho(std::chrono::milliseconds token_delay = std::chrono::milliseconds(0)) {
   config::ProviderConfig cfg;
   cfg.name = "echo";
-  cfg.type = "echo";
+  cfg.type = config::ProviderType::kEcho;
   cfg.token_delay = token_delay;
   return EchoProvider(cfg);
 }

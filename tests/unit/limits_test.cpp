@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <limits>
 
 #include "api/query.hpp"
 #include "limits/governor.hpp"
@@ -25,9 +26,14 @@ TEST(FormatReset, FollowsOpenAisDurationFormat) {
 
 TEST(CostNanos, IsTokensTimesPricePerMillionRoundedUp) {
   EXPECT_EQ(CostNanos(std::nullopt, 100, 100), 0);
-  EXPECT_EQ(CostNanos(Price{2.5, 10}, 1000, 500), 2500 * 1000 + 5000 * 1000);
-  EXPECT_EQ(CostNanos(Price{0.15, 0.6}, 1, 0), 150);
-  EXPECT_EQ(CostNanos(Price{0.0001, 0}, 1, 0), 1) << "never rounded down to free";
+  EXPECT_EQ(CostNanos(Price::FromUsdPerMillion(2.5, 10), 1000, 500), 2500 * 1000 + 5000 * 1000);
+  EXPECT_EQ(CostNanos(Price::FromUsdPerMillion(0.15, 0.6), 1, 0), 150);
+  EXPECT_EQ(CostNanos(Price::FromUsdPerMillion(0.0001, 0), 1, 0), 1)
+      << "never rounded down to free";
+  EXPECT_EQ(CostNanos(Price::FromUsdPerMillion(0.0375, 0), 3, 0), 113) << "112.5 rounds up";
+  EXPECT_EQ(CostNanos(Price::FromUsdPerMillion(1e6, 1e6), std::int64_t{1} << 62, 1),
+            std::numeric_limits<std::int64_t>::max() / 1000 + 1)
+      << "saturates instead of wrapping";
 }
 
 TEST(WorstCase, UsesMaxCompletionTokensThenMaxTokensThenTheDefaultTimesN) {

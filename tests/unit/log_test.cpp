@@ -51,7 +51,7 @@ class LogFile {
   std::string path_;
 };
 
-config::LoggingConfig Cfg(const std::string& level,
+config::LoggingConfig Cfg(config::LogLevel level,
                           config::LogFormat format = config::LogFormat::kJson) {
   config::LoggingConfig c;
   c.level = level;
@@ -64,7 +64,7 @@ const std::regex kRfc3339(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)");
 TEST(Logger, JsonLinesCarrySeverityTimeAndMessage) {
   LogFile file;
   {
-    Logger log(Cfg("debug"), file.Fd());
+    Logger log(Cfg(config::LogLevel::kDebug), file.Fd());
     log.Info("hello \"world\"\nsecond line", {{"n", 42}, {"nested", json::object{{"a", true}}}});
     log.Error("boom");
     log.Flush();
@@ -93,7 +93,7 @@ TEST(Logger, SeverityNames) {
 TEST(Logger, LevelFiltering) {
   LogFile file;
   {
-    Logger log(Cfg("warning"), file.Fd());
+    Logger log(Cfg(config::LogLevel::kWarning), file.Fd());
     EXPECT_FALSE(log.Enabled(Severity::kDebug));
     EXPECT_FALSE(log.Enabled(Severity::kInfo));
     EXPECT_TRUE(log.Enabled(Severity::kWarning));
@@ -112,7 +112,7 @@ TEST(Logger, LevelFiltering) {
 TEST(Logger, TextFormat) {
   LogFile file;
   {
-    Logger log(Cfg("info", config::LogFormat::kText), file.Fd());
+    Logger log(Cfg(config::LogLevel::kInfo, config::LogFormat::kText), file.Fd());
     log.Warning("disk almost full", {{"path", "/var"}, {"free", 12}});
   }
   const auto lines = file.Lines();
@@ -125,7 +125,7 @@ TEST(Logger, TextFormat) {
 TEST(Logger, DestructorWritesEverythingBuffered) {
   LogFile file;
   {
-    Logger log(Cfg("info"), file.Fd());
+    Logger log(Cfg(config::LogLevel::kInfo), file.Fd());
     for (int i = 0; i < 1000; ++i) log.Info("line", {{"seq", i}});
   }
   const auto lines = file.Lines();
@@ -137,7 +137,7 @@ TEST(Logger, DestructorWritesEverythingBuffered) {
 
 TEST(Logger, FlushWritesWithoutWaitingForTheWriter) {
   LogFile file;
-  Logger log(Cfg("info"), file.Fd());
+  Logger log(Cfg(config::LogLevel::kInfo), file.Fd());
   log.Info("before flush");
   log.Flush();
   const auto lines = file.Lines();
@@ -148,15 +148,15 @@ TEST(Logger, FlushWritesWithoutWaitingForTheWriter) {
 
 TEST(Logger, TraceResource) {
   LogFile file;
-  Logger plain(Cfg("info"), file.Fd());
+  Logger plain(Cfg(config::LogLevel::kInfo), file.Fd());
   EXPECT_EQ(plain.TraceResource("abc"), "abc");
-  Logger gcp(Cfg("info"), file.Fd(), "my-project");
+  Logger gcp(Cfg(config::LogLevel::kInfo), file.Fd(), "my-project");
   EXPECT_EQ(gcp.TraceResource("abc"), "projects/my-project/traces/abc");
 }
 
 TEST(Logger, AccessLogSwitch) {
   LogFile file;
-  auto cfg = Cfg("info");
+  auto cfg = Cfg(config::LogLevel::kInfo);
   cfg.access_log = false;
   Logger log(cfg, file.Fd());
   EXPECT_FALSE(log.AccessLogEnabled());
@@ -192,7 +192,7 @@ TEST(Logger, FlushDuringABlockedWriteKeepsLinesWholeAndOrdered) {
   constexpr int kFirst = 100, kSecond = 10;
   std::string data;
   {
-    Logger log(Cfg("info"), fds[1]);
+    Logger log(Cfg(config::LogLevel::kInfo), fds[1]);
     // More than the 64 KiB eager-flush threshold: the writer thread takes the buffer
     // and blocks on the full pipe.
     for (int i = 0; i < kFirst; ++i) log.Info("line", {{"seq", i}, {"pad", pad}});

@@ -49,7 +49,7 @@ class LogFile {
 
 config::LoggingConfig Cfg(config::LogFormat format) {
   config::LoggingConfig c;
-  c.level = "debug";
+  c.level = config::LogLevel::kDebug;
   c.format = format;
   return c;
 }

@@ -4,11 +4,9 @@
 #include <optional>
 #include <string>
 
-#include "http/types.hpp"
+#include "common/task.hpp"
 
 namespace bro::storage::kv {
-
-using http::Task;
 
 // A small key-value store with expiry, shared by the features that need state
 // across requests (sessions, login state, response cache). MemoryKvStore serves

@@ -9,13 +9,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "http/types.hpp"
+#include "common/task.hpp"
 
 struct redisReader;
 
 namespace bro::storage::redis {
-
-using http::Task;
 
 // A Redis reply. Error replies are values (IsError), not exceptions: a script
 // may answer with one on purpose.

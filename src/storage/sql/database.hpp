@@ -1,6 +1,5 @@
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -10,11 +9,9 @@
 #include <vector>
 
 #include "common/errors.hpp"
+#include "common/task.hpp"
 
 namespace bro::storage {
-
-template <class T>
-using Task = boost::asio::awaitable<T>;
 
 // A bound parameter. SQL uses $1, $2 ... placeholders in both dialects.
 using Value = std::variant<std::nullptr_t, std::int64_t, std::string>;
