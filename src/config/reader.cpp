@@ -17,8 +17,11 @@ constexpr std::size_t kMaxSecretBytes = 4096;
   throw ConfigError(key + ": " + what);
 }
 
-int ParseInt(const std::string& key, const std::string& v, int min, int max) {
-  int out = 0;
+namespace {
+
+template <class Int>
+Int ParseInteger(const std::string& key, const std::string& v, Int min, Int max) {
+  Int out = 0;
   auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec != std::errc{} || ptr != v.data() + v.size())
     Fail(key, "expected an integer, got '" + v + "'");
@@ -27,6 +30,17 @@ int ParseInt(const std::string& key, const std::string& v, int min, int max) {
          "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + v);
   }
   return out;
+}
+
+}  // namespace
+
+int ParseInt(const std::string& key, const std::string& v, int min, int max) {
+  return ParseInteger(key, v, min, max);
+}
+
+std::int64_t ParseInt64(const std::string& key, const std::string& v, std::int64_t min,
+                        std::int64_t max) {
+  return ParseInteger(key, v, min, max);
 }
 
 double ParseDouble(const std::string& key, const std::string& v, double min, double max) {
@@ -35,19 +49,6 @@ double ParseDouble(const std::string& key, const std::string& v, double min, dou
   if (ec != std::errc{} || ptr != v.data() + v.size() || !(out >= min && out <= max)) {
     Fail(key, "expected a number between " + std::to_string(min) + " and " + std::to_string(max) +
                   ", got '" + v + "'");
-  }
-  return out;
-}
-
-std::int64_t ParseInt64(const std::string& key, const std::string& v, std::int64_t min,
-                        std::int64_t max) {
-  std::int64_t out = 0;
-  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc{} || ptr != v.data() + v.size())
-    Fail(key, "expected an integer, got '" + v + "'");
-  if (out < min || out > max) {
-    Fail(key,
-         "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + v);
   }
   return out;
 }

@@ -51,6 +51,10 @@ void PrintTo(Mode m, std::ostream* os) {
   *os << (m == Mode::kStrands ? "strands" : "io-pool");
 }
 
+std::string ModeName(const ::testing::TestParamInfo<Mode>& p) {
+  return p.param == Mode::kStrands ? "Strands" : "IoPool";
+}
+
 // An http::Server with its own threads, logger and metrics.
 class ServerHarness {
  public:
@@ -764,10 +768,7 @@ TEST_P(HttpServerTest, RequestsAreCountedByRouteMethodAndCode) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, HttpServerTest, ::testing::Values(Mode::kStrands, Mode::kIoPool),
-                         [](const ::testing::TestParamInfo<Mode>& p) {
-                           return p.param == Mode::kStrands ? std::string("Strands")
-                                                            : std::string("IoPool");
-                         });
+                         ModeName);
 
 }  // namespace
 }  // namespace bro::http
@@ -935,10 +936,7 @@ TEST_P(HttpFramingTest, TrailerFieldsDoNotReachTheHandler) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, HttpFramingTest, ::testing::Values(Mode::kStrands, Mode::kIoPool),
-                         [](const ::testing::TestParamInfo<Mode>& p) {
-                           return p.param == Mode::kStrands ? std::string("Strands")
-                                                            : std::string("IoPool");
-                         });
+                         ModeName);
 
 }  // namespace
 }  // namespace bro::http

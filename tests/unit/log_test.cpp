@@ -18,38 +18,14 @@
 #include <thread>
 #include <vector>
 
+#include "log_file.hpp"
+
 namespace bro::observability {
 namespace {
 
 namespace json = boost::json;
 
-// A temp file the logger writes to; read back after the logger is flushed or destroyed.
-class LogFile {
- public:
-  LogFile() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "bro-log-XXXXXX").string();
-    fd_ = ::mkstemp(tmpl.data());
-    path_ = tmpl;
-  }
-  ~LogFile() {
-    ::close(fd_);
-    std::filesystem::remove(path_);
-  }
-  LogFile(const LogFile&) = delete;
-  LogFile& operator=(const LogFile&) = delete;
-  int Fd() const { return fd_; }
-  std::vector<std::string> Lines() const {
-    std::ifstream in(path_);
-    std::vector<std::string> out;
-    std::string line;
-    while (std::getline(in, line)) out.push_back(line);
-    return out;
-  }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-};
+using testing::LogFile;
 
 config::LoggingConfig Cfg(config::LogLevel level,
                           config::LogFormat format = config::LogFormat::kJson) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/utf8.hpp"
+#include "log_file.hpp"
 #include "observability/log.hpp"
 
 namespace bro::observability {
@@ -23,29 +24,7 @@ namespace {
 
 namespace json = boost::json;
 
-class LogFile {
- public:
-  LogFile() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "bro-log-utf8-XXXXXX").string();
-    fd_ = ::mkstemp(tmpl.data());
-    path_ = tmpl;
-  }
-  ~LogFile() {
-    ::close(fd_);
-    std::filesystem::remove(path_);
-  }
-  LogFile(const LogFile&) = delete;
-  LogFile& operator=(const LogFile&) = delete;
-  int Fd() const { return fd_; }
-  std::string Contents() const {
-    std::ifstream in(path_, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-};
+using testing::LogFile;
 
 config::LoggingConfig Cfg(config::LogFormat format) {
   config::LoggingConfig c;
