@@ -127,6 +127,9 @@ echo "== shell scripts: ${#scripts[@]}"
 printf '    %s\n' "${scripts[@]}"
 gate "shellcheck on ${#scripts[@]} scripts" shellcheck_scripts "${scripts[@]}"
 
+echo "== module layering (src/modules.txt)"
+gate "layers: no upward include" tools/ci/layers.sh
+
 echo "== fixtures (each check must fail on bad input)"
 must_fail "actionlint" $'[job-needs]\n[runner-label]\n[expression]' \
   node tools/ci/workflows.mjs actionlint "$fixtures/actionlint/bad.yml"
@@ -138,6 +141,8 @@ must_fail "yamllint" $'key-duplicates\ntrailing-spaces' \
   yamllint --strict -c "$yamllint_config" "$fixtures/yamllint/bad.yml"
 must_fail "shellcheck on scripts" $'SC2086\nSC2045' \
   shellcheck_scripts "$fixtures/shellcheck-script/bad.sh"
+must_fail "layers" $'may not include \'api/\'\ndebt \'api common\' is no longer used' \
+  tools/ci/layers.sh "$fixtures/layers/src"
 must_fail "clang-format" 'clang-format-violations' \
   tools/ci/format-check.sh "$fixtures/format/bad.cpp"
 must_fail "coverage gate" 'below the threshold' \
