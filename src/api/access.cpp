@@ -164,7 +164,7 @@ void AccessGate::CheckCoverage(const http::Router& router) {
 }
 
 Task<http::Response> AccessGate::Run(http::Exchange& ex, Permission permission,
-                                           const GuardedHandler* handler) {
+                                     const GuardedHandler* handler) {
   auto resolved = co_await Resolve(ex, permission);
   if (auto* denied = std::get_if<http::Response>(&resolved)) co_return std::move(*denied);
   const auto& principal = std::get<auth::Principal>(resolved);
@@ -212,8 +212,7 @@ http::Response AccessGate::Deny(const http::Exchange& ex, Status status, std::st
           ") does not allow this.");
 }
 
-Task<std::optional<auth::Principal>> AccessGate::FromJwt(std::string token,
-                                                               std::string& reason) {
+Task<std::optional<auth::Principal>> AccessGate::FromJwt(std::string token, std::string& reason) {
   // Pick the issuer by the (unverified) iss claim; everything is verified by that issuer's
   // verifier afterwards.
   auto decoded = identity::DecodeJwt(token);
@@ -249,7 +248,7 @@ Task<std::optional<auth::Principal>> AccessGate::FromJwt(std::string token,
 }
 
 Task<std::optional<auth::Principal>> AccessGate::FromIap(std::string assertion,
-                                                               std::string& reason) {
+                                                         std::string& reason) {
   auto verified = co_await iap_->Verify(std::move(assertion));
   if (auto* e = std::get_if<identity::JwtError>(&verified)) {
     reason = "iap_" + std::string(identity::JwtErrorName(*e));
@@ -277,8 +276,7 @@ Task<std::optional<auth::Principal>> AccessGate::FromIap(std::string assertion,
   co_return UserPrincipal(*user, "iap");
 }
 
-Task<std::optional<auth::Principal>> AccessGate::FromSession(std::string id,
-                                                                   std::string& reason) {
+Task<std::optional<auth::Principal>> AccessGate::FromSession(std::string id, std::string& reason) {
   auto session = co_await sessions_->Find(std::move(id));
   if (!session) {
     reason = "session_unknown_or_expired";

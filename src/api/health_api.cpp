@@ -8,8 +8,7 @@ void HealthApi::Register(http::Router& router) {
          co_return http::MakeJson(http::Status::ok, R"({"status":"ok"})", ex.Req().version());
        }});
   router.Add(
-      {http::Verb::get, "/ready", "/ready",
-       [this](http::Exchange& ex) -> Task<http::Response> {
+      {http::Verb::get, "/ready", "/ready", [this](http::Exchange& ex) -> Task<http::Response> {
          if (draining_.load()) {
            co_return http::MakeJson(http::Status::service_unavailable, R"({"status":"draining"})",
                                     ex.Req().version());

@@ -44,14 +44,12 @@ class OpenAiApi {
                    bool streamed, limits::Admission& admission, std::int64_t cost_nanos);
   // Reserve before the upstream call / settle after it (no-ops without a governor).
   Task<void> Reserve(limits::Admission& admission, const auth::Principal& principal,
-                           const gateway::ChatRequest& request, const std::string& model);
-  Task<std::int64_t> Settle(limits::Admission& admission,
-                                  const gateway::RoutedOutcome& routed);
+                     const gateway::ChatRequest& request, const std::string& model);
+  Task<std::int64_t> Settle(limits::Admission& admission, const gateway::RoutedOutcome& routed);
   Task<http::Response> ServeCached(http::Exchange& ex, const auth::Principal& principal,
-                                         const gateway::ModelRoute& route,
-                                         gateway::CachedAnswer hit,
-                                         std::chrono::steady_clock::time_point start,
-                                         limits::Admission& admission);
+                                   const gateway::ModelRoute& route, gateway::CachedAnswer hit,
+                                   std::chrono::steady_clock::time_point start,
+                                   limits::Admission& admission);
 
   gateway::ModelCatalog& catalog_;
   gateway::ModelRouter& router_;

@@ -12,7 +12,6 @@
 
 namespace bro::identity {
 
-
 struct FetchResponse {
   unsigned status = 0;
   std::string body;

@@ -10,7 +10,6 @@
 
 namespace bro::identity {
 
-
 // What a browser session stands for. The role is not stored: it is read from the user's row on
 // every request, so role changes and deactivation apply at once.
 struct SessionData {

@@ -25,12 +25,11 @@ std::int64_t Epoch(std::chrono::system_clock::time_point t) {
 class BearerIapTest : public IdentityFixture {
  protected:
   void BeforeStart() override {
-    jwks_router_.Add({http::Verb::get, "/jwks", "/jwks",
-                      [this](http::Exchange& ex) -> Task<http::Response> {
-                        ++issuer_fetches_;
-                        co_return http::MakeJson(http::Status::ok, issuer_key_.Jwks(),
-                                                 ex.Version());
-                      }});
+    jwks_router_.Add(
+        {http::Verb::get, "/jwks", "/jwks", [this](http::Exchange& ex) -> Task<http::Response> {
+           ++issuer_fetches_;
+           co_return http::MakeJson(http::Status::ok, issuer_key_.Jwks(), ex.Version());
+         }});
     jwks_router_.Add({http::Verb::get, "/iap/jwks", "/iap/jwks",
                       [this](http::Exchange& ex) -> Task<http::Response> {
                         co_return http::MakeJson(http::Status::ok, iap_key_.Jwks(), ex.Version());

@@ -24,7 +24,7 @@ inline http::Response FakeJson(http::Exchange& ex, unsigned status, const std::s
 
 // Holds a fake's handler until `release` is set (or the fake stops), in 10 ms steps.
 inline Task<void> FakeHold(const std::atomic<bool>& release, const LoopbackServer& server,
-                                 int max_steps = 500) {
+                           int max_steps = 500) {
   asio::steady_timer t(co_await asio::this_coro::executor);
   for (int i = 0; i < max_steps && !release && !server.Stopping(); ++i) {
     t.expires_after(10ms);
@@ -102,7 +102,7 @@ class FakeVertex {
   }
 
   Task<http::Response> Predict(http::Exchange& ex, const std::string& model,
-                                     const json::object& request) {
+                               const json::object& request) {
     using namespace testing::vertex_events;
     if (model == "embed-429") {
       auto res = FakeJson(ex, 429, ErrorBody(429, "RESOURCE_EXHAUSTED", "Quota exceeded."));

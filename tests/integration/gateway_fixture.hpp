@@ -259,9 +259,8 @@ class LoopbackServer {
   using Handler = std::function<Task<http::Response>(http::Exchange&)>;
   LoopbackServer(const std::string& path, Handler handler, http::Verb verb = http::Verb::post)
       : handler_(std::move(handler)), metrics_(registry_) {
-    router_.Add({verb, path, "fake", [this](http::Exchange& ex) -> Task<http::Response> {
-                   return handler_(ex);
-                 }});
+    router_.Add({verb, path, "fake",
+                 [this](http::Exchange& ex) -> Task<http::Response> { return handler_(ex); }});
     http::ServerOptions o;
     o.read_timeout = 5s;
     o.idle_timeout = 10s;
