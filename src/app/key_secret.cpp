@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <stdexcept>
+#include <system_error>
 
 #include "common/random.hpp"
 
@@ -51,11 +51,12 @@ void CreateSecretFile(const std::filesystem::path& path, std::string_view conten
   const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     const int err = errno;
-    throw std::runtime_error(
-        "cannot create the API-key secret file " + path.string() + ": " + std::strerror(err) +
-        (err == EEXIST || err == ELOOP ? " (refusing to write the secret through an existing file "
-                                         "or symlink)"
-                                       : ""));
+    throw std::runtime_error("cannot create the API-key secret file " + path.string() + ": " +
+                             std::generic_category().message(err) +
+                             (err == EEXIST || err == ELOOP
+                                  ? " (refusing to write the secret through an existing file "
+                                    "or symlink)"
+                                  : ""));
   }
   int err = WriteAll(fd, content) && ::fsync(fd) == 0 ? 0 : errno;
   if (::close(fd) != 0 && err == 0) err = errno;
@@ -63,7 +64,7 @@ void CreateSecretFile(const std::filesystem::path& path, std::string_view conten
     // A partial secret would be refused at the next start; leave nothing behind instead.
     ::unlink(path.c_str());
     throw std::runtime_error("cannot write the API-key secret file " + path.string() + ": " +
-                             std::strerror(err));
+                             std::generic_category().message(err));
   }
 }
 

@@ -387,7 +387,8 @@ Task<std::int64_t> Governor::Settle(Admission& a, gateway::Usage used, std::opti
   // replica sees it, and other replicas within one round trip to the backend.
   if (NeedsSettlement(s) && BackendAvailable()) {
     auto ex = co_await boost::asio::this_coro::executor;
-    limiter_.SettleLater(std::move(s), ex, [this](std::exception_ptr error) { Settled(error); });
+    limiter_.SettleLater(std::move(s), ex,
+                         [this](const std::exception_ptr& error) { Settled(error); });
   }
   co_return cost;
 }

@@ -9,8 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
+#include <system_error>
 #include <unordered_map>
 
 namespace bro::storage {
@@ -23,7 +23,7 @@ namespace {
 
 [[noreturn]] void ThrowErrno(std::string_view what, const std::filesystem::path& path) {
   throw DatabaseError("sqlite: " + std::string(what) + " " + path.string() + ": " +
-                      std::strerror(errno));
+                      std::generic_category().message(errno));
 }
 
 // Creates `dir` and its missing parents 0700, parents first; returns whether `dir` was made.
