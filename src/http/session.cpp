@@ -8,6 +8,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
+#include <functional>
 
 #include "common/errors.hpp"
 #include "http/trace_context.hpp"
@@ -45,6 +46,17 @@ Task<void> Session::RejectAndClose(Status status, std::string code, std::string 
   }
 }
 
+namespace {
+
+constexpr std::size_t kProbeBytes = 2048;
+
+// Errors of the HTTP parser (as opposed to the socket's): the request is malformed.
+bool ParseError(const boost::system::error_code& ec) {
+  return ec.category() == beast::http::make_error_code(beast::http::error::bad_chunk).category();
+}
+
+}  // namespace
+
 Task<std::size_t> Session::ReadHead() {
   const auto& opt = server_.options_;
   for (;;) {
@@ -55,8 +67,9 @@ Task<std::size_t> Session::ReadHead() {
     }
     if (data.size() >= opt.max_header_bytes) break;
     // Not a whole head yet. Garbage (a TLS hello, a bad request line) is answered at once rather
-    // than after the read timeout: the parser below meets the same error on these bytes.
-    if (!data.empty()) {
+    // than after the read timeout: the parser below meets the same error on these bytes. Only
+    // the first bytes are probed, so a drip-fed head is not parsed again and again.
+    if (!data.empty() && data.size() <= kProbeBytes) {
       beast::http::request_parser<beast::http::empty_body> probe;
       probe.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
       boost::system::error_code pec;
@@ -85,7 +98,7 @@ Task<bool> Session::ReadBody(beast::http::request_parser<beast::http::string_bod
   std::vector<const void*> head_fields;
   if (parser.chunked()) {
     for (const auto& f : parser.get()) head_fields.push_back(&f);
-    std::sort(head_fields.begin(), head_fields.end());
+    std::sort(head_fields.begin(), head_fields.end(), std::less<>());
     // The parser keeps a reference: a static, stateless callback outlives it.
     static auto check_extensions = [](std::uint64_t, std::string_view extensions,
                                       boost::system::error_code& ec) {
@@ -116,8 +129,8 @@ Task<bool> Session::ReadBody(beast::http::request_parser<beast::http::string_bod
       refusal = "A chunk-size line or the trailer section is too long.";
     } else if (ec == beast::http::error::bad_chunk_extension) {
       refusal = "Malformed or oversized chunk extension.";
-    } else if (ec == beast::http::error::bad_chunk) {
-      refusal = "Malformed chunked encoding.";
+    } else if (ParseError(ec)) {
+      refusal = "Malformed request body or chunked encoding.";
     } else if (!ec && wire > wire_budget) {
       refusal = "Chunked framing overhead exceeds the request size limit.";
     } else if (ec) {
@@ -133,8 +146,9 @@ Task<bool> Session::ReadBody(beast::http::request_parser<beast::http::string_bod
     auto& fields = parser.get();
     for (auto it = fields.begin(); it != fields.end();) {
       const void* f = &*it;
-      it = std::binary_search(head_fields.begin(), head_fields.end(), f) ? std::next(it)
-                                                                         : fields.erase(it);
+      it = std::binary_search(head_fields.begin(), head_fields.end(), f, std::less<>())
+               ? std::next(it)
+               : fields.erase(it);
     }
   }
   co_return true;

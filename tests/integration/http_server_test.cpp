@@ -924,6 +924,14 @@ TEST_P(HttpFramingTest, ChunkOverheadBeyondTheBudgetIs400) {
   EXPECT_EQ(res->result(), Status::bad_request);
 }
 
+TEST_P(HttpFramingTest, AFramingFieldInTheTrailerIs400NotASilentClose) {
+  Start();
+  for (const std::string trailer : {"Content-Length: 5", "Transfer-Encoding: chunked"}) {
+    ExpectRefused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+                  "2\r\nhi\r\n0\r\n" + trailer + "\r\n\r\n", Status::bad_request);
+  }
+}
+
 TEST_P(HttpFramingTest, TrailerFieldsDoNotReachTheHandler) {
   Start();
   Client c(Port());
