@@ -5,7 +5,6 @@
 #include <openssl/params.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <sstream>
 
 #include "common/random.hpp"
@@ -94,26 +93,6 @@ Role Lesser(Role a, Role b) {
   return static_cast<int>(a) > static_cast<int>(b) ? a : b;
 }
 
-// The inverse of common::FormatIso8601, and only of it: anything that does not format back to
-// the same text is refused rather than read loosely.
-std::optional<std::chrono::system_clock::time_point> ParseIso8601(const std::string& text) {
-  int year = 0;
-  unsigned month = 0, day = 0, hour = 0, minute = 0, second = 0, milli = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2u-%2uT%2u:%2u:%2u.%3uZ", &year, &month, &day, &hour, &minute,
-                  &second, &milli) != 7) {
-    return std::nullopt;
-  }
-  const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(month),
-                                         std::chrono::day(day)};
-  if (!date.ok() || hour > 23 || minute > 59 || second > 59 || milli > 999) return std::nullopt;
-  const auto t = std::chrono::sys_days(date) + std::chrono::hours(hour) +
-                 std::chrono::minutes(minute) + std::chrono::seconds(second) +
-                 std::chrono::milliseconds(milli);
-  const auto out = std::chrono::time_point_cast<std::chrono::system_clock::duration>(t);
-  if (common::FormatIso8601(out) != text) return std::nullopt;
-  return out;
-}
-
 // Built outside the coroutine: GCC 12 mishandles braced temporaries in coroutine bodies.
 std::vector<storage::Statement> RotationStatements(const KeyHasher& hasher, const KeyInfo& old,
                                                    const User& owner, const NewKey& k,
@@ -162,7 +141,7 @@ KeyScope ScopeOf(const Principal& key_caller) {
 KeyScope ScopeOf(const KeyInfo& key, Role owner_role) {
   KeyScope scope{Lesser(key.role, owner_role), key.allowed_models, std::nullopt,
                  key.cache_responses};
-  if (key.expires_at) scope.expires_at = ParseIso8601(*key.expires_at);
+  if (key.expires_at) scope.expires_at = common::ParseIso8601(*key.expires_at);
   return scope;
 }
 
@@ -291,7 +270,7 @@ Task<std::optional<Principal>> KeyRepository::FindActive(
   if (auto expires = r.OptText(8)) {
     // Unreadable expiry text: the key is treated as expiring now, so it can hand out no lifetime
     // at all (it still authenticates: the query above already compared the text).
-    p.key_expires_at = ParseIso8601(*expires).value_or(now);
+    p.key_expires_at = common::ParseIso8601(*expires).value_or(now);
   }
   co_return p;
 }

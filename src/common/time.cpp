@@ -17,6 +17,24 @@ std::string FormatIso8601(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+std::optional<std::chrono::system_clock::time_point> ParseIso8601(const std::string& text) {
+  int year = 0;
+  unsigned month = 0, day = 0, hour = 0, minute = 0, second = 0, milli = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2u-%2uT%2u:%2u:%2u.%3uZ", &year, &month, &day, &hour, &minute,
+                  &second, &milli) != 7) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(month),
+                                         std::chrono::day(day)};
+  if (!date.ok() || hour > 23 || minute > 59 || second > 59 || milli > 999) return std::nullopt;
+  const auto t = std::chrono::sys_days(date) + std::chrono::hours(hour) +
+                 std::chrono::minutes(minute) + std::chrono::seconds(second) +
+                 std::chrono::milliseconds(milli);
+  const auto out = std::chrono::time_point_cast<std::chrono::system_clock::duration>(t);
+  if (common::FormatIso8601(out) != text) return std::nullopt;
+  return out;
+}
+
 std::string NowIso8601() {
   return FormatIso8601(std::chrono::system_clock::now());
 }

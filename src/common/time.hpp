@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace bro::common {
@@ -27,5 +28,8 @@ class SystemClock final : public Clock {
 // UTC, millisecond precision: 2026-11-25T17:45:55.123Z. Sorts lexicographically.
 std::string FormatIso8601(std::chrono::system_clock::time_point t);
 std::string NowIso8601();
+// The inverse of FormatIso8601, and only of it: text that does not format back to itself is
+// refused (nullopt) rather than read loosely.
+std::optional<std::chrono::system_clock::time_point> ParseIso8601(const std::string& text);
 
 }  // namespace bro::common

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "common/time.hpp"
+
 namespace bro::common {
 
 TEST(Duration, ParsesUnits) {
@@ -29,4 +33,22 @@ TEST(Size, ParsesUnits) {
   EXPECT_FALSE(ParseSize("lots"));
 }
 
+}  // namespace bro::common
+
+namespace bro::common {
+namespace {
+
+TEST(Iso8601, ParsesOnlyWhatItFormats) {
+  using namespace std::chrono;
+  const system_clock::time_point t = time_point_cast<system_clock::duration>(
+      sys_days(year(2026) / 12 / 3) + hours(17) + minutes(45) + seconds(55) + milliseconds(123));
+  EXPECT_EQ(FormatIso8601(t), "2026-12-03T17:45:55.123Z");
+  EXPECT_EQ(ParseIso8601("2026-12-03T17:45:55.123Z"), t);
+  for (const std::string bad : {"2026-12-03T17:45:55Z", "2026-02-30T00:00:00.000Z",
+                                "2026-12-03 17:45:55.123Z", "2026-12-03T24:00:00.000Z", "", "x"}) {
+    EXPECT_FALSE(ParseIso8601(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
 }  // namespace bro::common
